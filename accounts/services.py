@@ -1,0 +1,259 @@
+"""The only code that moves a balance.
+
+Every function locks the customer row (`select_for_update`), writes one LedgerEntry and the new
+balance in the same transaction, and never lets a balance go below zero. Lock order, everywhere:
+customer before order, so two writers cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import Customer, LedgerEntry, PaymentRequest
+from accounts.money import ZERO, quantize
+
+API_KEY_PREFIX_LENGTH = 8
+
+
+class InsufficientFunds(Exception):
+    """The balance does not cover the amount; nothing was taken."""
+
+    def __init__(self, *, needed: Decimal, available: Decimal) -> None:
+        super().__init__(f"Not enough funds on balance: needed {needed}, available {available}")
+        self.needed = needed
+        self.available = available
+
+
+class MoneyError(ValueError):
+    """An amount that makes no sense (zero, negative where a credit is meant, too many decimals)."""
+
+
+def _clean_amount(amount: Decimal | str | int) -> Decimal:
+    try:
+        value = Decimal(str(amount))
+    except ArithmeticError:
+        raise MoneyError(f"Not an amount: {amount!r}") from None
+    if not value.is_finite():
+        raise MoneyError(f"Not an amount: {amount!r}")
+    if quantize(value) != value:
+        raise MoneyError(f"At most 5 decimal places: {amount}")
+    return value
+
+
+def _lock_customer(customer_id: int) -> Customer:
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _write(
+    *,
+    customer: Customer,
+    amount: Decimal,
+    kind: str,
+    cause: str,
+    order=None,
+    note: str = "",
+    created_by=None,
+) -> LedgerEntry:
+    new_balance = customer.balance + amount
+    if new_balance < ZERO:
+        raise InsufficientFunds(needed=-amount, available=customer.balance)
+    customer.balance = new_balance
+    customer.save(update_fields=["balance"])
+    return LedgerEntry.objects.create(
+        customer=customer,
+        amount=amount,
+        kind=kind,
+        cause=cause,
+        order=order,
+        balance_after=new_balance,
+        note=note[:500],
+        created_by=created_by,
+    )
+
+
+# --- Customers and keys -----------------------------------------------------------------------
+
+
+def api_key_digest(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_matches(*, customer: Customer, raw_key: str) -> bool:
+    return bool(customer.api_key_digest) and hmac.compare_digest(customer.api_key_digest, api_key_digest(raw_key))
+
+
+def api_key_generate(*, customer: Customer) -> str:
+    """Give the customer a new API key; the old one stops working at once. Returns the raw key (shown once)."""
+    raw_key = secrets.token_hex(16)  # hex: URL-safe, survives being put unencoded in a query string
+    customer.api_key_prefix = raw_key[:API_KEY_PREFIX_LENGTH]
+    customer.api_key_digest = api_key_digest(raw_key)
+    customer.api_key_created_at = timezone.now()
+    customer.save(update_fields=["api_key_prefix", "api_key_digest", "api_key_created_at"])
+    return raw_key
+
+
+@transaction.atomic
+def customer_create(
+    *,
+    username: str,
+    password: str | None = None,
+    email: str = "",
+    balance: Decimal | str | int = ZERO,
+    created_by=None,
+) -> tuple[Customer, str]:
+    """Create a user, its customer and an API key; an opening balance goes through the ledger."""
+    user_model = get_user_model()
+    user = user_model(username=username, email=email)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    customer = Customer.objects.create(user=user)
+    raw_key = api_key_generate(customer=customer)
+    opening = _clean_amount(balance)
+    if opening < ZERO:
+        raise MoneyError("An opening balance cannot be negative")
+    if opening > ZERO:
+        balance_deposit(customer_id=customer.pk, amount=opening, note="Opening balance", created_by=created_by)
+        customer.refresh_from_db(fields=["balance"])
+    return customer, raw_key
+
+
+# --- Balance movements ------------------------------------------------------------------------
+
+
+def balance_deposit(
+    *,
+    customer_id: int,
+    amount: Decimal | str | int,
+    note: str = "",
+    created_by=None,
+    cause: str = LedgerEntry.Cause.MANUAL,
+) -> LedgerEntry:
+    """Credit a balance (funds added)."""
+    value = _clean_amount(amount)
+    if value <= ZERO:
+        raise MoneyError("A deposit must be positive")
+    with transaction.atomic():
+        customer = _lock_customer(customer_id)
+        return _write(customer=customer, amount=value, kind=LedgerEntry.Kind.DEPOSIT, cause=cause, note=note,
+                      created_by=created_by)
+
+
+def balance_adjust(
+    *, customer_id: int, amount: Decimal | str | int, note: str, created_by=None
+) -> LedgerEntry:
+    """A correction by an admin, either sign; never below zero."""
+    value = _clean_amount(amount)
+    if value == ZERO:
+        raise MoneyError("An adjustment cannot be zero")
+    if not note.strip():
+        raise MoneyError("An adjustment needs a note saying why")
+    with transaction.atomic():
+        customer = _lock_customer(customer_id)
+        return _write(customer=customer, amount=value, kind=LedgerEntry.Kind.ADJUSTMENT,
+                      cause=LedgerEntry.Cause.MANUAL, note=note, created_by=created_by)
+
+
+def balance_charge(
+    *, customer_id: int, order, amount: Decimal, cause: str = LedgerEntry.Cause.ORDER, note: str = ""
+) -> LedgerEntry:
+    """Take `amount` for `order`. Raises InsufficientFunds; never goes below zero.
+
+    Called inside the caller's transaction when the order is created in the same one. The database
+    refuses a second charge with the same (order, cause).
+    """
+    value = _clean_amount(amount)
+    if value <= ZERO:
+        raise MoneyError("A charge must be positive")
+    with transaction.atomic():
+        customer = _lock_customer(customer_id)
+        entry = _write(customer=customer, amount=-value, kind=LedgerEntry.Kind.CHARGE, cause=cause, order=order,
+                       note=note)
+        type(order).objects.filter(pk=order.pk).update(charge=F("charge") + value)
+        return entry
+
+
+def balance_refund(*, order_id: int, amount: Decimal, cause: str, note: str = "") -> LedgerEntry | None:
+    """Give back `amount` of an order's charge, once per cause.
+
+    Returns None when this cause was already refunded or nothing is left to refund. The amount is
+    capped at what was charged and not yet refunded, so refunds never exceed the charge.
+    """
+    from orders.models import Order  # orders imports accounts; the reverse only here, lazily
+
+    value = _clean_amount(amount)
+    if value < ZERO:
+        raise MoneyError("A refund cannot be negative")
+    customer_id = Order.objects.values_list("customer_id", flat=True).get(pk=order_id)
+    try:
+        with transaction.atomic():
+            customer = _lock_customer(customer_id)
+            order = Order.objects.select_for_update().get(pk=order_id)
+            if LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
+                return None
+            value = min(value, order.charge - order.refunded)
+            if value <= ZERO:
+                return None
+            entry = _write(customer=customer, amount=value, kind=LedgerEntry.Kind.REFUND, cause=cause, order=order,
+                           note=note)
+            Order.objects.filter(pk=order.pk).update(refunded=F("refunded") + value)
+            return entry
+    except IntegrityError:
+        # Another writer refunded this cause between our check and insert (possible on databases
+        # without row locks); the unique constraint kept it to one.
+        if LedgerEntry.objects.filter(order_id=order_id, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
+            return None
+        raise
+
+
+# --- Payment requests -------------------------------------------------------------------------
+
+
+def payment_request_create(
+    *, customer_id: int, amount: Decimal | str, method: str, reference: str = ""
+) -> PaymentRequest:
+    value = _clean_amount(amount)
+    if value <= ZERO:
+        raise MoneyError("The amount must be positive")
+    return PaymentRequest.objects.create(customer_id=customer_id, amount=value, method=method[:60],
+                                         reference=reference[:200])
+
+
+def payment_request_approve(*, payment_request_id: int, decided_by=None, note: str = "") -> bool:
+    """Credit the balance for a pending request, exactly once. Returns False if it was not pending."""
+    with transaction.atomic():
+        customer_id = PaymentRequest.objects.values_list("customer_id", flat=True).get(pk=payment_request_id)
+        _lock_customer(customer_id)
+        request = PaymentRequest.objects.select_for_update().get(pk=payment_request_id)
+        if request.status != PaymentRequest.Status.PENDING:
+            return False
+        entry = balance_deposit(
+            customer_id=customer_id, amount=request.amount, cause=LedgerEntry.Cause.PAYMENT,
+            note=f"Payment request #{request.pk} ({request.method} {request.reference})".strip(),
+            created_by=decided_by,
+        )
+        request.status = PaymentRequest.Status.APPROVED
+        request.ledger_entry = entry
+        request.decided_at = timezone.now()
+        request.decided_by = decided_by
+        request.admin_note = note[:500]
+        request.save(update_fields=["status", "ledger_entry", "decided_at", "decided_by", "admin_note"])
+        return True
+
+
+def payment_request_reject(*, payment_request_id: int, decided_by=None, note: str = "") -> bool:
+    updated = PaymentRequest.objects.filter(pk=payment_request_id, status=PaymentRequest.Status.PENDING).update(
+        status=PaymentRequest.Status.REJECTED, decided_at=timezone.now(), decided_by=decided_by,
+        admin_note=note[:500],
+    )
+    return bool(updated)

@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests that need PostgreSQL skip on SQLite, except in CI where that is a failure."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not settings.USES_POSTGRES:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run this test on PostgreSQL: DATABASE_URL is not a PostgreSQL URL")
+        pytest.skip("needs PostgreSQL (row locks and real concurrency); set DATABASE_URL to run it")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data(settings, tmp_path):
+    """Keep caches (rate limits) from leaking between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
