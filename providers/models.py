@@ -108,6 +108,9 @@ class Service(models.Model):
     is_active = models.BooleanField(default=True)
     # False once the service disappeared from the upstream catalogue; it is deactivated, never deleted.
     available_upstream = models.BooleanField(default=True)
+    # Set when a sync deactivated the service because it disappeared upstream: only those come back
+    # active when the upstream lists them again (a service the admin switched off stays off).
+    deactivated_by_sync = models.BooleanField(default=False)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,175 @@
+"""Writes on orders that customers start: placing an order, asking for a refill or a cancel.
+
+What the workers do with them upstream lives in orders.pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services as money
+from accounts.models import Customer, LedgerEntry
+from accounts.money import ZERO
+from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Source, Stage, Status
+from orders.validation import OrderInput, OrderInputError, clean_order_input
+from providers.models import Service
+from providers.ordertypes import SUBSCRIPTIONS
+
+logger = logging.getLogger(__name__)
+
+INCORRECT_ORDER_ID = "Incorrect order ID"
+
+
+def _enqueue_send(order_id: int) -> None:
+    from orders.tasks import order_send_task
+
+    order_send_task.delay(order_id)
+
+
+def service_for_order(service_id: object) -> Service:
+    """The active service a customer may order, or OrderInputError("Incorrect service ID")."""
+    try:
+        pk = int(str(service_id).strip())
+    except (TypeError, ValueError):
+        raise OrderInputError("Incorrect service ID", field="service") from None
+    service = Service.objects.filter(pk=pk, is_active=True, provider__is_active=True).first()
+    if service is None:
+        raise OrderInputError("Incorrect service ID", field="service")
+    return service
+
+
+def order_create(
+    *,
+    customer: Customer,
+    service: Service,
+    data: Mapping[str, object],
+    source: str = Source.API,
+) -> Order:
+    """Validate, charge and store one order; its sending is enqueued once the transaction commits.
+
+    Raises OrderInputError (bad field) or accounts.services.InsufficientFunds; then nothing is
+    charged or stored.
+    """
+    cleaned: OrderInput = clean_order_input(service=service, data=data, discount_percent=customer.discount_percent)
+    if service.type == SUBSCRIPTIONS and not cleaned.values.get("sub_posts"):
+        raise OrderInputError("Subscriptions without posts are not available yet", field="posts")
+    with transaction.atomic():
+        locked = money.lock_customer(customer.pk)
+        if locked.balance < cleaned.charge:
+            raise money.InsufficientFunds(needed=cleaned.charge, available=locked.balance)
+        order = Order.objects.create(
+            customer=locked,
+            service=service,
+            provider_id=service.provider_id,
+            source=source,
+            quantity=cleaned.quantity,
+            rate=cleaned.rate,
+            charge=cleaned.charge,
+            status=Status.PENDING,
+            stage=Stage.PAID,
+            **cleaned.values,
+        )
+        if cleaned.charge > ZERO:
+            money.balance_charge_new_order(customer=locked, order=order, amount=cleaned.charge)
+        transaction.on_commit(lambda: _enqueue_send(order.pk))
+    customer.balance = locked.balance
+    return order
+
+
+def _owned_orders(*, customer: Customer, order_ids: Iterable[int]) -> dict[int, Order]:
+    return {
+        o.pk: o
+        for o in Order.objects.filter(customer=customer, pk__in=list(order_ids)).select_related("service")
+    }
+
+
+def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Refill | str]:
+    """Ask for a refill of each order. Returns, per id, the new Refill or why it was refused.
+
+    A fixed number of queries whatever the number of ids (at most 100 from the API).
+    """
+    orders = _owned_orders(customer=customer, order_ids=order_ids)
+    open_refills = set(
+        Refill.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
+        .values_list("order_id", flat=True)
+    )
+    results: dict[int, Refill | str] = {}
+    to_create: list[Refill] = []
+    for order_id in order_ids:
+        order = orders.get(order_id)
+        if order is None:
+            results[order_id] = INCORRECT_ORDER_ID
+        elif not order.service.refill:
+            results[order_id] = "Refill is not available for this service"
+        elif order.status not in (Status.COMPLETED, Status.PARTIAL) or not order.upstream_id:
+            results[order_id] = "Refill is available only for completed orders"
+        elif order_id in open_refills:
+            results[order_id] = "A refill for this order is already in progress"
+        else:
+            refill = Refill(order=order)
+            to_create.append(refill)
+            results[order_id] = refill
+            open_refills.add(order_id)
+    if to_create:
+        Refill.objects.bulk_create(to_create)
+    return results
+
+
+def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, CancelRequest | str]:
+    """Ask to cancel each order. Returns, per id, the CancelRequest or why it was refused.
+
+    An order still waiting for a worker is canceled here and now, with a full refund; one already
+    upstream gets a CancelRequest that the pipeline sends, and the refund follows the upstream's answer.
+    """
+    orders = _owned_orders(customer=customer, order_ids=order_ids)
+    open_cancels = set(
+        CancelRequest.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
+        .values_list("order_id", flat=True)
+    )
+    results: dict[int, CancelRequest | str] = {}
+    to_create: list[CancelRequest] = []
+    for order_id in order_ids:
+        order = orders.get(order_id)
+        if order is None:
+            results[order_id] = INCORRECT_ORDER_ID
+        elif not order.service.cancel:
+            results[order_id] = "Cancel is not available for this service"
+        elif order.status in FINAL_STATUSES or order.stage in (Stage.FINAL, Stage.FAILED):
+            results[order_id] = "The order is already finished"
+        elif order_id in open_cancels:
+            results[order_id] = "Cancellation request was sent earlier"
+        elif order.stage == Stage.PAID and order_cancel_unsent(order_id=order.pk):
+            results[order_id] = CancelRequest.objects.create(
+                order=order, status=CancelRequest.Status.COMPLETED, stage=RequestStage.FINAL
+            )
+        elif order.stage in (Stage.PAID, Stage.SENDING, Stage.UNKNOWN) and not order.upstream_id:
+            results[order_id] = "The order is being sent to the provider; try again in a minute"
+        else:
+            cancel = CancelRequest(order=order)
+            to_create.append(cancel)
+            results[order_id] = cancel
+            open_cancels.add(order_id)
+    if to_create:
+        CancelRequest.objects.bulk_create(to_create)
+    return results
+
+
+def order_cancel_unsent(*, order_id: int, note: str = "Canceled before it was sent") -> bool:
+    """Cancel an order no worker has claimed yet and refund it in full. False if a worker got there first."""
+    now = timezone.now()
+    # The conditional update is the claim: a worker claims with paid -> sending, so only one of us wins.
+    claimed = Order.objects.filter(pk=order_id, stage=Stage.PAID).update(
+        stage=Stage.FINAL, status=Status.CANCELED, remains=None, finished_at=now, updated_at=now
+    )
+    if not claimed:
+        return False
+    order = Order.objects.only("charge", "quantity").get(pk=order_id)
+    Order.objects.filter(pk=order_id).update(remains=order.quantity)
+    if order.charge > Decimal(0):
+        money.balance_refund(order_id=order_id, amount=order.charge, cause=LedgerEntry.Cause.CANCELED, note=note)
+    return True

@@ -1,0 +1,219 @@
+"""Turn what a customer sent (API fields or a browser form) into a priced, valid order input.
+
+One function for the API and the browser, driven by providers.ordertypes, so they cannot drift.
+Error messages use the words v2 clients already parse where one exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from accounts.money import ZERO, price_for, quantize
+from providers.models import Service
+from providers.ordertypes import (
+    FIELDS,
+    ORDER_TYPES,
+    SUBSCRIPTION_DELAYS,
+    SUBSCRIPTIONS,
+    split_lines,
+)
+
+MAX_RUNS = 1000
+MAX_INTERVAL_MINUTES = 60 * 24 * 30
+MAX_LIST_ITEMS = 10_000
+MAX_INT = 2_147_483_647
+
+
+class OrderInputError(ValueError):
+    """The input cannot become an order; `message` is shown to the customer as it is."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    service: Service
+    rate: Decimal  # per 1000, after the customer's discount
+    quantity: int  # per run for drip-feed; 1 for packages; 0 for subscriptions
+    units: int  # what is charged up front: quantity × runs, posts × max, 1000 per package
+    charge: Decimal
+    values: dict[str, object] = field(default_factory=dict)  # Order model field -> value
+
+
+def customer_rate(*, service: Service, discount_percent: Decimal) -> Decimal:
+    """The customer's price per 1000: the sale rate less their discount."""
+    if not discount_percent:
+        return service.rate
+    return quantize(service.rate * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
+
+
+def _text(data: Mapping[str, object], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = value[0] if value else ""
+    return str(value).strip() if FIELDS[name].kind != "lines" else str(value)
+
+
+def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int = 0) -> int | None:
+    raw = _text(data, name)
+    if raw == "":
+        if required:
+            raise OrderInputError(f"Missing {name}", field=name)
+        return None
+    try:
+        number = int(raw)
+    except ValueError:
+        raise OrderInputError(f"Incorrect {name}: must be a whole number", field=name) from None
+    if number < minimum or number > MAX_INT:
+        raise OrderInputError(f"Incorrect {name}: must be at least {minimum}", field=name)
+    return number
+
+
+def _url(data: Mapping[str, object], name: str) -> str:
+    raw = _text(data, name)
+    if not raw:
+        raise OrderInputError(f"Missing {name}", field=name)
+    if len(raw) > FIELDS[name].max_length:
+        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
+        raise OrderInputError(f"Incorrect {name}: must be an http(s) URL", field=name)
+    return raw
+
+
+def _short_text(data: Mapping[str, object], name: str) -> str:
+    raw = _text(data, name)
+    if not raw:
+        raise OrderInputError(f"Missing {name}", field=name)
+    if len(raw) > FIELDS[name].max_length:
+        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+    return raw
+
+
+def _lines(data: Mapping[str, object], name: str) -> list[str]:
+    raw = _text(data, name)
+    if len(raw) > FIELDS[name].max_length:
+        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+    items = split_lines(raw)
+    if not items:
+        raise OrderInputError(f"Missing {name}", field=name)
+    if len(items) > MAX_LIST_ITEMS:
+        raise OrderInputError(f"Incorrect {name}: at most {MAX_LIST_ITEMS} lines", field=name)
+    return items
+
+
+def _within_limits(service: Service, quantity: int, name: str = "quantity") -> None:
+    if quantity < service.min:
+        raise OrderInputError(f"Quantity less than minimal {service.min}", field=name)
+    if quantity > service.max:
+        raise OrderInputError(f"Quantity more than maximal {service.max}", field=name)
+
+
+def _expiry(data: Mapping[str, object], today: dt.date) -> dt.date | None:
+    raw = _text(data, "expiry")
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.strptime(raw, "%d/%m/%Y").date()
+    except ValueError:
+        raise OrderInputError("Incorrect expiry: use the format d/m/Y, e.g. 31/12/2026", field="expiry") from None
+    if value <= today:
+        raise OrderInputError("Incorrect expiry: must be a future date", field="expiry")
+    return value
+
+
+def _subscription(service: Service, data: Mapping[str, object], today: dt.date) -> tuple[dict, int, int]:
+    values: dict[str, object] = {"username": _short_text(data, "username")}
+    low = _int(data, "min", required=True, minimum=1)
+    high = _int(data, "max", required=True, minimum=1)
+    if low > high:
+        raise OrderInputError("Incorrect min: must not be more than max", field="min")
+    _within_limits(service, low, "min")
+    _within_limits(service, high, "max")
+    delay = _int(data, "delay", required=True)
+    if delay not in SUBSCRIPTION_DELAYS:
+        allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
+        raise OrderInputError(f"Incorrect delay: must be one of {allowed}", field="delay")
+    posts = _int(data, "posts", required=False)
+    old_posts = _int(data, "old_posts", required=False)
+    if posts == 0:
+        raise OrderInputError("Incorrect posts: must be at least 1, or left out for unlimited", field="posts")
+    values.update(sub_min=low, sub_max=high, sub_delay=delay, sub_posts=posts, sub_old_posts=old_posts,
+                  sub_expiry=_expiry(data, today))
+    # With `posts`, every post that may come is paid up front at `max`; without, each post is charged
+    # as it appears (nothing up front).
+    units = posts * high if posts else 0
+    return values, 0, units
+
+
+def clean_order_input(
+    *, service: Service, data: Mapping[str, object], discount_percent: Decimal = ZERO, today: dt.date | None = None
+) -> OrderInput:
+    """Validate `data` for `service`'s type and price it. Raises OrderInputError with a customer-facing message."""
+    order_type = ORDER_TYPES.get(service.type)
+    if order_type is None:
+        raise OrderInputError("Incorrect service ID")
+    today = today or dt.date.today()
+    rate = customer_rate(service=service, discount_percent=discount_percent)
+    values: dict[str, object] = {}
+
+    if order_type.name == SUBSCRIPTIONS:
+        values, quantity, units = _subscription(service, data, today)
+        charge = price_for(rate=rate, units=units)
+        return OrderInput(service=service, rate=rate, quantity=quantity, units=units, charge=charge, values=values)
+
+    values["link"] = _url(data, "link")
+    for name in order_type.required:
+        if name in ("link", "quantity"):
+            continue
+        spec = FIELDS[name]
+        if spec.kind == "lines":
+            values[name] = "\n".join(_lines(data, name))
+        elif spec.kind == "url":
+            values[name] = _url(data, name)
+        else:
+            values[name] = _short_text(data, name)
+    if "answer_number" in values:
+        answer = values["answer_number"]
+        if not str(answer).isdigit() or int(answer) < 1:
+            raise OrderInputError("Incorrect answer_number: must be a positive whole number", field="answer_number")
+
+    if order_type.per_package:
+        quantity = 1
+        units = 1000  # the rate is the price of one package
+    elif order_type.quantity_from:
+        quantity = len(split_lines(str(values[order_type.quantity_from])))
+        _within_limits(service, quantity, order_type.quantity_from)
+        units = quantity
+    else:
+        quantity = _int(data, "quantity", required=True, minimum=1)
+        _within_limits(service, quantity)
+        units = quantity
+
+    runs = _int(data, "runs", required=False) if "runs" in order_type.optional else None
+    interval = _int(data, "interval", required=False) if "interval" in order_type.optional else None
+    if runs is not None or interval is not None:
+        if not service.dripfeed:
+            raise OrderInputError("Drip-feed is not available for this service", field="runs")
+        if runs is None or interval is None:
+            missing = "runs" if runs is None else "interval"
+            raise OrderInputError("Drip-feed needs both runs and interval", field=missing)
+        if not 2 <= runs <= MAX_RUNS:
+            raise OrderInputError(f"Incorrect runs: must be from 2 to {MAX_RUNS}", field="runs")
+        if not 1 <= interval <= MAX_INTERVAL_MINUTES:
+            raise OrderInputError(f"Incorrect interval: must be from 1 to {MAX_INTERVAL_MINUTES} minutes",
+                                  field="interval")
+        values.update(runs=runs, interval=interval)
+        units = quantity * runs
+
+    charge = price_for(rate=rate, units=units)
+    return OrderInput(service=service, rate=rate, quantity=quantity, units=units, charge=charge, values=values)
