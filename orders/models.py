@@ -103,6 +103,9 @@ class Order(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Set once the refunds a final order is owed are done (or none was owed); a final order without it
+    # is picked up again by the pipeline, so a worker dying between the status and the refund loses nothing.
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -118,6 +121,8 @@ class Order(models.Model):
             models.Index(fields=["stage", "next_attempt_at"], name="order_stage_next_attempt"),
             models.Index(fields=["customer", "-id"], name="order_customer_recent"),
             models.Index(fields=["customer", "status", "-id"], name="order_customer_status"),
+            models.Index(fields=["stage"], condition=Q(settled_at__isnull=True, stage="final"),
+                          name="order_final_unsettled"),
         ]
 
     def __str__(self) -> str:

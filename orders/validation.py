@@ -47,11 +47,16 @@ class OrderInput:
     values: dict[str, object] = field(default_factory=dict)  # Order model field -> value
 
 
+def discounted_rate(*, rate: Decimal, discount_percent: Decimal) -> Decimal:
+    """A price per 1000 less a discount in percent, at the money precision."""
+    if not discount_percent:
+        return rate
+    return quantize(rate * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
+
+
 def customer_rate(*, service: Service, discount_percent: Decimal) -> Decimal:
     """The customer's price per 1000: the sale rate less their discount."""
-    if not discount_percent:
-        return service.rate
-    return quantize(service.rate * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
+    return discounted_rate(rate=service.rate, discount_percent=discount_percent)
 
 
 def _text(data: Mapping[str, object], name: str) -> str:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def health(request):
@@ -15,4 +15,7 @@ def health(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("panel.api.urls")),
+    path("", include("panel.web.urls")),
 ]

@@ -1,0 +1,182 @@
+"""Polling order statuses per provider, 100 ids per request, with a fixed number of queries per batch.
+
+Claim: the batch's rows get `last_checked_at = now` under `select_for_update(skip_locked=True)` on
+PostgreSQL, and a poller only picks rows not checked since it started, so concurrent pollers take
+different rows. Apply: the batch is re-read under a row lock and only real changes are written, so
+two pollers that still meet on a row (or one batch polled twice) change and settle it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage, Status
+from orders.pipeline import conf, health
+from orders.pipeline.settle import REFUND_STATUSES, orders_settle
+from providers.client import ItemError, OrderStatus, Rejected, Unavailable
+from providers.models import Provider
+
+logger = logging.getLogger(__name__)
+
+_APPLIED_FIELDS = ["status", "upstream_status", "start_count", "remains", "runs_done", "posts_done",
+                   "upstream_charge", "stage", "finished_at", "settled_at", "attention", "incorrect_id_count",
+                   "updated_at"]
+
+
+@dataclass
+class PollSummary:
+    batches: int = 0
+    orders: int = 0
+    changed: int = 0
+    final: int = 0
+    refunds: int = 0
+    stopped: str = ""  # why polling this provider stopped early, if it did
+    final_ids: list[int] = field(default_factory=list)
+
+
+def _claim_batch(*, provider_id: int, started: datetime, now: datetime, size: int) -> list[tuple[int, str]]:
+    with transaction.atomic():
+        qs = (Order.objects.filter(provider_id=provider_id, stage=Stage.SENT)
+              .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=started))
+              .order_by(F("last_checked_at").asc(nulls_first=True), "id"))
+        if settings.USES_POSTGRES:
+            qs = qs.select_for_update(skip_locked=True)
+        rows = list(qs.values_list("id", "upstream_id")[:size])
+        if rows:
+            Order.objects.filter(pk__in=[pk for pk, _ in rows]).update(last_checked_at=now)
+    return rows
+
+
+def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> tuple[bool, OrderStatusChange | None]:
+    """Change `order` in memory from one upstream answer. Returns (changed, history row or None)."""
+    if isinstance(result, ItemError):
+        order.incorrect_id_count += 1
+        if order.incorrect_id_count >= conf.incorrect_id_polls() and not order.attention:
+            order.attention = f"The provider answered '{result.message}' on {order.incorrect_id_count} polls in a row"[:300]
+        return True, None
+    changed = False
+    if order.incorrect_id_count:
+        order.incorrect_id_count = 0
+        changed = True
+    if result.status is None:
+        # An unknown word is shown to the admin, never guessed into a status that could move money.
+        note = f"Unknown upstream status word: {result.raw_status!r}"[:300]
+        if order.attention != note or order.upstream_status != result.raw_status[:60]:
+            order.attention = note
+            order.upstream_status = result.raw_status[:60]
+            changed = True
+        return changed, None
+    progress_changed = (order.status != result.status or order.remains != result.remains
+                        or order.start_count != result.start_count)
+    new_values = {
+        "status": result.status,
+        "upstream_status": result.raw_status[:60],
+        "start_count": result.start_count,
+        "remains": result.remains,
+        "runs_done": result.runs_done if result.runs_done is not None else order.runs_done,
+        "posts_done": result.posts_done if result.posts_done is not None else order.posts_done,
+        "upstream_charge": result.charge if result.charge is not None else order.upstream_charge,
+    }
+    for name, value in new_values.items():
+        if getattr(order, name) != value:
+            setattr(order, name, value)
+            changed = True
+    if result.status in FINAL_STATUSES:
+        order.stage = Stage.FINAL
+        order.finished_at = now
+        if result.status not in REFUND_STATUSES:
+            order.settled_at = now  # nothing owed
+        changed = True
+    history = None
+    if progress_changed:
+        history = OrderStatusChange(order=order, status=result.status, upstream_status=result.raw_status[:60],
+                                    start_count=result.start_count, remains=result.remains)
+    return changed, history
+
+
+def orders_apply_statuses(
+    *, results: Mapping[int, OrderStatus | ItemError], now: datetime | None = None
+) -> tuple[int, list[int]]:
+    """Apply upstream answers keyed by our order id. Returns (orders changed, ids that just became final).
+
+    Three queries whatever the batch size: a locked read, one bulk update, one bulk insert of history.
+    """
+    now = now or timezone.now()
+    if not results:
+        return 0, []
+    with transaction.atomic():
+        orders = list(Order.objects.select_for_update().filter(pk__in=list(results), stage=Stage.SENT)
+                      .only("id", *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
+        changed: list[Order] = []
+        history: list[OrderStatusChange] = []
+        final_ids: list[int] = []
+        for order in orders:
+            was_final = order.stage == Stage.FINAL
+            did_change, row = _apply_one(order, results[order.pk], now)
+            if did_change:
+                order.updated_at = now
+                changed.append(order)
+            if row is not None:
+                history.append(row)
+            if order.stage == Stage.FINAL and not was_final and order.status in REFUND_STATUSES:
+                final_ids.append(order.pk)
+        if changed:
+            Order.objects.bulk_update(changed, _APPLIED_FIELDS)
+        if history:
+            OrderStatusChange.objects.bulk_create(history)
+    return len(changed), final_ids
+
+
+def provider_poll(*, provider_id: int, now: datetime | None = None, max_batches: int | None = None,
+                  batch_size: int = conf.BATCH_SIZE) -> PollSummary:
+    """Poll the provider's active orders, oldest-checked first, until each was checked once in this run."""
+    started = now or timezone.now()
+    summary = PollSummary()
+    provider = Provider.objects.get(pk=provider_id)
+    if not health.provider_is_ready(provider, now=started):
+        summary.stopped = "provider not ready"
+        return summary
+    client = health.client_for(provider)
+    batch_size = min(batch_size, conf.BATCH_SIZE)
+    while max_batches is None or summary.batches < max_batches:
+        batch_now = now or timezone.now()
+        rows = _claim_batch(provider_id=provider_id, started=started, now=batch_now, size=batch_size)
+        if not rows:
+            break
+        by_upstream: dict[str, list[int]] = {}
+        for pk, upstream_id in rows:
+            by_upstream.setdefault(upstream_id, []).append(pk)
+        try:
+            answers = client.statuses(list(by_upstream))
+        except Unavailable as error:
+            health.provider_record_unavailable(provider_id=provider_id, error=error, now=batch_now)
+            summary.stopped = f"unavailable: {error.reason}"
+            break
+        except Rejected as error:
+            health.provider_record_rejected(provider_id=provider_id, error=error)
+            summary.stopped = f"rejected: {error.message}"
+            break
+        health.provider_record_ok(provider_id=provider_id)
+        results = {pk: answers[upstream_id] for upstream_id, pks in by_upstream.items() if upstream_id in answers
+                   for pk in pks}
+        changed, final_ids = orders_apply_statuses(results=results, now=batch_now)
+        summary.batches += 1
+        summary.orders += len(rows)
+        summary.changed += changed
+        if final_ids:
+            summary.refunds += orders_settle(order_ids=final_ids, now=batch_now)
+        summary.final += len(final_ids)
+        summary.final_ids.extend(final_ids)
+    return summary
+
+
+def status_is_final(status: str) -> bool:
+    return status in FINAL_STATUSES or status == Status.EXPIRED

@@ -1,0 +1,15 @@
+import os
+
+from django.urls import path
+
+from panel.api import docs, views
+
+urlpatterns = [
+    # Both spellings answer directly: a redirect would turn a client's POST into a GET.
+    path("api/v2", views.api_v2, name="api_v2"),
+    path("api/v2/", views.api_v2),
+    path("api", docs.api_docs, name="api_docs"),
+]
+
+if os.environ.get("PANEL_BENCH_FLOOR") == "1":
+    urlpatterns.append(path("api/bench-floor", views.bench_floor))

@@ -1,0 +1,162 @@
+"""Browser forms. They only shape input; the rules live in accounts.services and orders.validation."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from panel.web import throttle
+from providers.models import Service
+from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS
+
+PAYMENT_METHODS = [
+    ("bank_transfer", _("Bank transfer")),
+    ("e_wallet", _("E-wallet")),
+    ("crypto", _("Cryptocurrency")),
+    ("paypal", _("PayPal")),
+    ("other", _("Other")),
+]
+MAX_DEPOSIT = Decimal("1000000")
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, refusing a (username, IP) pair with too many recent failures."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": _("Too many failed sign-in attempts. Try again in %(minutes)s minutes."),
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        ip = throttle.client_ip(self.request) if self.request else ""
+        if username and throttle.login_locked(username=username, ip=ip):
+            raise ValidationError(
+                self.error_messages["locked"], code="locked",
+                params={"minutes": throttle.LOGIN_LOCKOUT_SECONDS // 60},
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            if username:
+                throttle.login_failed(username=username, ip=ip)
+            raise
+        throttle.login_succeeded(username=username, ip=ip)
+        return cleaned
+
+
+class SignupForm(forms.Form):
+    username = forms.RegexField(
+        label=_("Username"), max_length=40, regex=r"^[\w.@+-]+\Z",
+        help_text=_("Letters, digits and @ . + - _ only."),
+        error_messages={"invalid": _("Use only letters, digits and @ . + - _")},
+    )
+    email = forms.EmailField(label=_("Email"))
+    password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
+    password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise ValidationError(_("This username is taken."))
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords differ."))
+        elif p1:
+            user = get_user_model()(username=cleaned.get("username", ""), email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(p1, user)
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+def _timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(zoneinfo.available_timezones()) if "/" in name or name == "UTC"]
+
+
+class TimezoneForm(forms.Form):
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=_timezone_choices)
+
+
+class PaymentRequestForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount"), min_value=Decimal("0.01"), max_value=MAX_DEPOSIT, max_digits=12, decimal_places=2
+    )
+    method = forms.ChoiceField(label=_("Payment method"), choices=PAYMENT_METHODS)
+    reference = forms.CharField(
+        label=_("Reference"), max_length=200, required=False,
+        help_text=_("Transaction id or sender name, so we can match your payment."),
+    )
+
+
+class ApiKeyConfirmForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that my current key stops working immediately."), required=True
+    )
+
+
+class MassOrderForm(forms.Form):
+    orders = forms.CharField(
+        label=_("Orders"), widget=forms.Textarea(attrs={"rows": 10, "placeholder": "12 | https://example.com/p/1 | 1000"}),
+        help_text=_("One order per line: service_id | link | quantity"), max_length=200_000,
+    )
+
+
+def _order_field(name: str, *, required: bool) -> forms.Field:
+    """A form field for one entry of the types table. All text: orders.validation does the checking."""
+    spec = FIELDS[name]
+    attrs = {"data-field": name}
+    label = _(spec.label)
+    if spec.kind == "lines":
+        widget = forms.Textarea(attrs={**attrs, "rows": 6})
+    elif spec.kind == "int":
+        widget = forms.NumberInput(attrs={**attrs, "min": 0, "inputmode": "numeric"})
+    elif spec.kind == "url":
+        widget = forms.TextInput(attrs={**attrs, "inputmode": "url", "placeholder": "https://"})
+    elif spec.kind == "date":
+        widget = forms.TextInput(attrs={**attrs, "placeholder": "31/12/2026"})
+    elif spec.kind == "choice":
+        choices = [("", "—")] + [(str(d), str(d)) for d in SUBSCRIPTION_DELAYS]
+        return forms.ChoiceField(label=label, choices=choices, required=False, help_text=_(spec.help),
+                                 widget=forms.Select(attrs=attrs))
+    else:
+        widget = forms.TextInput(attrs=attrs)
+    field = forms.CharField(label=label, required=False, help_text=_(spec.help), widget=widget,
+                            max_length=spec.max_length or None, strip=spec.kind != "lines")
+    field.order_required = required
+    return field
+
+
+class OrderForm(forms.Form):
+    """The fields of `service`'s type, from providers.ordertypes; drip-feed only where the service allows it."""
+
+    def __init__(self, *args, service: Service, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.service = service
+        self.order_type = ORDER_TYPES[service.type]
+        for name in self.order_type.all_fields:
+            if name in ("runs", "interval") and not service.dripfeed:
+                continue
+            self.fields[name] = _order_field(name, required=name in self.order_type.required)
+        self.dripfeed_fields = [n for n in ("runs", "interval") if n in self.fields]
+
+    def main_fields(self):
+        return [self[name] for name in self.fields if name not in self.dripfeed_fields]
+
+    def drip_fields(self):
+        return [self[name] for name in self.dripfeed_fields]
+
+    def error_field(self, name: str | None) -> str | None:
+        """The form field an OrderInputError names, or None for a form-wide error."""
+        return name if name in self.fields else None

@@ -1,0 +1,132 @@
+"""Dashboard, price list, funds and transactions, API key and account settings."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import LedgerEntry, PaymentRequest
+from accounts.services import MoneyError, api_key_generate, payment_request_create
+from orders import selectors
+from orders.models import Status
+from orders.validation import customer_rate
+from panel.web.forms import PAYMENT_METHODS, ApiKeyConfirmForm, PaymentRequestForm, TimezoneForm
+from panel.web.views.common import customer_required, paginate, query_without_page
+from providers.models import Service
+
+NEW_KEY_SESSION = "new_api_key"
+RECENT_ORDERS = 10
+
+
+@customer_required
+def dashboard(request):
+    customer = request.customer
+    counts = selectors.order_status_counts(customer=customer)
+    recent = list(selectors.orders_for_customer(customer=customer)[:RECENT_ORDERS])
+    return render(request, "web/dashboard.html", {
+        "customer": customer,
+        "total_spent": selectors.customer_total_spent(customer=customer),
+        "orders_total": sum(counts.values()),
+        "status_counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices
+                          if counts.get(value) or value in (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)],
+        "recent": recent,
+    })
+
+
+@customer_required
+def service_list(request):
+    search = request.GET.get("q", "").strip()
+    services = (
+        Service.objects.filter(is_active=True, provider__is_active=True)
+        .select_related("category")
+        .order_by("category__sort_order", "category__name", "name", "id")
+    )
+    if search:
+        query = Q(name__icontains=search) | Q(category__name__icontains=search) | Q(type__icontains=search)
+        if search.isdigit():
+            query |= Q(pk=int(search))
+        services = services.filter(query)
+    groups: dict = {}
+    for service in services:
+        service.customer_rate = customer_rate(service=service, discount_percent=request.customer.discount_percent)
+        groups.setdefault(service.category, []).append(service)
+    return render(request, "web/services.html", {"groups": list(groups.items()), "search": search})
+
+
+@customer_required
+def funds(request):
+    customer = request.customer
+    form = PaymentRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = payment_request_create(
+                customer_id=customer.pk, amount=form.cleaned_data["amount"],
+                method=form.cleaned_data["method"], reference=form.cleaned_data["reference"],
+            )
+        except MoneyError as error:
+            form.add_error("amount", str(error))
+        else:
+            messages.success(request, _("Payment request #%(id)s sent. Your balance is credited once it is "
+                                        "approved.") % {"id": payment.pk})
+            return redirect("funds")
+    requests = PaymentRequest.objects.filter(customer=customer).order_by("-id")[:50]
+    methods = dict(PAYMENT_METHODS)
+    for payment in requests:
+        payment.method_label = methods.get(payment.method, payment.method)
+    return render(request, "web/funds.html", {"form": form, "requests": requests, "customer": customer})
+
+
+@customer_required
+def transactions(request):
+    entries = LedgerEntry.objects.filter(customer=request.customer).order_by("-id")
+    page = paginate(request, entries)
+    return render(request, "web/transactions.html", {"page": page, "query": query_without_page(request),
+                                                     "customer": request.customer})
+
+
+@customer_required
+def api_access(request):
+    new_key = request.session.pop(NEW_KEY_SESSION, None)  # shown once, then gone
+    return render(request, "web/api_key.html", {"customer": request.customer, "new_key": new_key,
+                                                "form": ApiKeyConfirmForm()})
+
+
+@require_POST
+@customer_required
+def api_key_regenerate(request):
+    form = ApiKeyConfirmForm(request.POST)
+    if not form.is_valid():
+        return render(request, "web/api_key.html", {"customer": request.customer, "form": form, "new_key": None},
+                      status=400)
+    request.session[NEW_KEY_SESSION] = api_key_generate(customer=request.customer)
+    messages.success(request, _("A new API key was generated. The old key no longer works."))
+    return redirect("api_access")
+
+
+@customer_required
+def account(request):
+    customer = request.customer
+    password_form = PasswordChangeForm(request.user)
+    timezone_form = TimezoneForm(initial={"timezone": customer.timezone})
+    if request.method == "POST" and request.POST.get("action") == "password":
+        password_form = PasswordChangeForm(request.user, request.POST)
+        if password_form.is_valid():
+            user = password_form.save()
+            update_session_auth_hash(request, user)
+            messages.success(request, _("Your password was changed."))
+            return redirect("account")
+    elif request.method == "POST" and request.POST.get("action") == "timezone":
+        timezone_form = TimezoneForm(request.POST)
+        if timezone_form.is_valid():
+            customer.timezone = timezone_form.cleaned_data["timezone"]
+            customer.save(update_fields=["timezone"])
+            messages.success(request, _("Times are now shown in %(tz)s.") % {"tz": customer.timezone})
+            return redirect("account")
+    return render(request, "web/account.html", {
+        "customer": customer, "password_form": password_form, "timezone_form": timezone_form,
+    })

@@ -1,0 +1,161 @@
+"""New order, mass order, the orders list with refill and cancel, and the refills list."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.services import InsufficientFunds
+from orders import selectors
+from orders.models import Source, Status
+from orders.services import cancels_request, order_create, refills_request, service_for_order
+from orders.validation import OrderInputError, customer_rate
+from panel.web.forms import MassOrderForm, OrderForm
+from panel.web.mass import MassOrderTooLong, mass_order_place
+from panel.web.views.common import customer_required, paginate, query_without_page, safe_next
+from providers.models import Category, Service
+from providers.ordertypes import ORDER_TYPES, SUBSCRIPTIONS
+
+
+def _charge_mode(service: Service) -> str:
+    """How the browser computes the charge preview; the server computes the real one."""
+    order_type = ORDER_TYPES[service.type]
+    if order_type.name == SUBSCRIPTIONS:
+        return "subscription"
+    if order_type.per_package:
+        return "package"
+    if order_type.quantity_from:
+        return f"lines:{order_type.quantity_from}"
+    return "quantity"
+
+
+def _orderable_services():
+    return (
+        Service.objects.filter(is_active=True, provider__is_active=True)
+        .select_related("category")
+        .order_by("category__sort_order", "category__name", "name", "id")
+    )
+
+
+@customer_required
+def order_new(request):
+    customer = request.customer
+    services = list(_orderable_services())
+    categories = Category.objects.filter(pk__in={s.category_id for s in services})
+    for service in services:
+        service.customer_rate = customer_rate(service=service, discount_percent=customer.discount_percent)
+
+    service = None
+    raw_service = request.POST.get("service") if request.method == "POST" else request.GET.get("service")
+    if raw_service:
+        try:
+            service = service_for_order(raw_service)
+        except OrderInputError:
+            messages.error(request, _("This service is not available. Choose another one."))
+    category_id = request.GET.get("category", "")
+    if service is not None:
+        category_id = str(service.category_id)
+        service.customer_rate = customer_rate(service=service, discount_percent=customer.discount_percent)
+        service.charge_mode = _charge_mode(service)
+
+    form = None
+    if service is not None:
+        form = OrderForm(request.POST if request.method == "POST" else None, service=service)
+        if request.method == "POST" and form.is_valid():
+            try:
+                order = order_create(customer=customer, service=service, data=form.cleaned_data, source=Source.WEB)
+            except OrderInputError as error:
+                form.add_error(form.error_field(error.field), error.message)
+            except InsufficientFunds as error:
+                form.add_error(None, _("Not enough funds on balance: this order costs %(needed)s, your balance is "
+                                       "%(available)s.") % {"needed": error.needed, "available": error.available})
+            else:
+                messages.success(request, _("Order #%(id)s placed; %(charge)s charged.")
+                                 % {"id": order.pk, "charge": order.charge})
+                return redirect("orders")
+    return render(request, "web/order_new.html", {
+        "services": services, "categories": categories, "category_id": category_id,
+        "service": service, "form": form, "customer": customer,
+        "order_type": ORDER_TYPES[service.type] if service else None,
+        "is_subscription": service is not None and service.type == SUBSCRIPTIONS,
+    })
+
+
+@customer_required
+def order_mass(request):
+    form = MassOrderForm(request.POST or None)
+    results = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            results = mass_order_place(customer=request.customer, text=form.cleaned_data["orders"])
+        except MassOrderTooLong as error:
+            form.add_error("orders", str(error))
+        else:
+            placed = sum(1 for r in results if r.order)
+            request.customer.refresh_from_db(fields=["balance"])
+            messages.info(request, _("%(ok)s of %(all)s orders placed.") % {"ok": placed, "all": len(results)})
+    return render(request, "web/order_mass.html", {"form": form, "results": results})
+
+
+@customer_required
+def order_list(request):
+    status = request.GET.get("status", "")
+    search = request.GET.get("q", "")
+    queryset = selectors.orders_for_customer(customer=request.customer, status=status, search=search)
+    page = paginate(request, queryset)
+    for order in page.object_list:
+        order.can_refill = selectors.order_can_refill(order)
+        order.can_cancel = selectors.order_can_cancel(order)
+    return render(request, "web/orders.html", {
+        "page": page, "status": status, "search": search, "statuses": Status.choices,
+        "query": query_without_page(request),
+    })
+
+
+@customer_required
+def order_detail(request, order_id: int):
+    order = selectors.order_for_customer(customer=request.customer, order_id=order_id)
+    if order is None:
+        # The same answer for "no such order" and "someone else's order".
+        return render(request, "web/not_found.html", status=404)
+    order.can_refill = selectors.order_can_refill(order)
+    order.can_cancel = selectors.order_can_cancel(order)
+    return render(request, "web/order_detail.html", {
+        "order": order, "history": order.history.all()[:100], "refills": order.refills.all()[:50],
+        "cancels": order.cancel_requests.all()[:50],
+    })
+
+
+def _report(request, results: dict, done_message: str) -> None:
+    for _order_id, result in results.items():
+        if isinstance(result, str):
+            messages.error(request, result)
+        else:
+            messages.success(request, done_message)
+
+
+@require_POST
+@customer_required
+def order_refill(request, order_id: int):
+    results = refills_request(customer=request.customer, order_ids=[order_id])
+    _report(request, results, _("Refill requested for order #%(id)s.") % {"id": order_id})
+    return redirect(safe_next(request, reverse("refills")))
+
+
+@require_POST
+@customer_required
+def order_cancel(request, order_id: int):
+    results = cancels_request(customer=request.customer, order_ids=[order_id])
+    _report(request, results, _("Cancellation requested for order #%(id)s.") % {"id": order_id})
+    return redirect(safe_next(request, reverse("orders")))
+
+
+@customer_required
+def refill_list(request):
+    page = paginate(request, selectors.refills_for_customer(customer=request.customer))
+    return render(request, "web/refills.html", {"page": page, "query": query_without_page(request)})
+
+

@@ -1,0 +1,117 @@
+"""The HTTP side of the simulator: the standard library's ThreadingHTTPServer, so it runs anywhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from providers.simulator import Simulator
+
+logger = logging.getLogger(__name__)
+
+BAD_GATEWAY_PAGE = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value))
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
+        self.simulator = simulator
+        super().__init__(address, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so a pooled client reuses connections
+    server: SimulatorServer
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the standard library's signature
+        logger.debug("simulator: " + format, *args)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve(self._query())
+
+    def do_POST(self) -> None:  # noqa: N802
+        params = self._query()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        content_type = (self.headers.get("Content-Type") or "").lower()
+        text = body.decode("utf-8", errors="replace")
+        if "json" in content_type or text.lstrip().startswith("{"):
+            try:
+                data = json.loads(text or "{}")
+            except ValueError:
+                self._send(400, {"error": "Malformed JSON body"})
+                return
+            if not isinstance(data, dict):
+                self._send(400, {"error": "Malformed JSON body"})
+                return
+            params.update({k: "" if v is None else str(v) for k, v in data.items()})
+        else:
+            params.update(dict(parse_qsl(text, keep_blank_values=True)))
+        self._serve(params)
+
+    def _query(self) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+
+    def _serve(self, params: dict[str, str]) -> None:
+        sim = self.server.simulator
+        if urlsplit(self.path).path.rstrip("/") != sim.path.rstrip("/"):
+            self._send(404, b"<html><body><h1>404 Not Found</h1></body></html>", content_type="text/html")
+            return
+        action = params.get("action", "")
+        if action == "cancel" and "cancels" in params:
+            action = "cancels"
+        sim.count_request(action or "?")
+        fault = sim.draw_fault()
+        if fault == "429":
+            self._send(429, b"Too Many Requests", content_type="text/plain",
+                       headers={"Retry-After": sim.config.retry_after})
+            return
+        if fault == "502":
+            self._send(502, BAD_GATEWAY_PAGE, content_type="text/html")
+            return
+        if fault == "hang" and not self._hang():
+            return
+        answer = sim.api.handle(params)
+        if (action == "add" and sim.config.hang_after_accept and isinstance(answer, dict)
+                and "order" in answer and not self._hang()):
+            return
+        self._send(200, answer)
+
+    def _hang(self) -> bool:
+        """Wait longer than any sane client timeout; False when the connection was dropped instead."""
+        sim = self.server.simulator
+        stopped = sim.stopping.wait(sim.config.hang_seconds)
+        if stopped or sim.config.hang_close:
+            self.close_connection = True
+            return False
+        return True
+
+    def _send(self, code: int, answer: object, *, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        body = answer if isinstance(answer, bytes) else json.dumps(answer, default=_json_default).encode()
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
