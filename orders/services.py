@@ -76,7 +76,9 @@ def order_create(
         )
         if cleaned.charge > ZERO:
             money.balance_charge_new_order(customer=locked, order=order, amount=cleaned.charge)
-        transaction.on_commit(lambda: _enqueue_send(order.pk))
+        # Robust: the order is committed and paid by then; a broker hiccup must not turn the answer
+        # into an error (the client would think nothing was ordered); the order stays paid for a worker to find.
+        transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
     customer.balance = locked.balance
     return order
 

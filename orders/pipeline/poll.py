@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage, Status
+from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage
 from orders.pipeline import conf, health
 from orders.pipeline.settle import REFUND_STATUSES, orders_settle
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
@@ -60,7 +60,8 @@ def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> 
     if isinstance(result, ItemError):
         order.incorrect_id_count += 1
         if order.incorrect_id_count >= conf.incorrect_id_polls() and not order.attention:
-            order.attention = f"The provider answered '{result.message}' on {order.incorrect_id_count} polls in a row"[:300]
+            count = order.incorrect_id_count
+            order.attention = f"The provider answered '{result.message}' on {count} polls in a row"[:300]
         return True, None
     changed = False
     if order.incorrect_id_count:
@@ -119,14 +120,13 @@ def orders_apply_statuses(
         history: list[OrderStatusChange] = []
         final_ids: list[int] = []
         for order in orders:
-            was_final = order.stage == Stage.FINAL
             did_change, row = _apply_one(order, results[order.pk], now)
             if did_change:
                 order.updated_at = now
                 changed.append(order)
             if row is not None:
                 history.append(row)
-            if order.stage == Stage.FINAL and not was_final and order.status in REFUND_STATUSES:
+            if order.stage == Stage.FINAL:
                 final_ids.append(order.pk)
         if changed:
             Order.objects.bulk_update(changed, _APPLIED_FIELDS)
@@ -176,7 +176,3 @@ def provider_poll(*, provider_id: int, now: datetime | None = None, max_batches:
         summary.final += len(final_ids)
         summary.final_ids.extend(final_ids)
     return summary
-
-
-def status_is_final(status: str) -> bool:
-    return status in FINAL_STATUSES or status == Status.EXPIRED

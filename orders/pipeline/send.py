@@ -150,7 +150,9 @@ def order_send(*, order_id: int, now: datetime | None = None) -> str:
     return order_send_claimed(order_id=order_id, now=now)
 
 
-def orders_due_for_sending(*, now: datetime | None = None, grace_seconds: int = 0, limit: int | None = None) -> list[int]:
+def orders_due_for_sending(
+    *, now: datetime | None = None, grace_seconds: int = 0, limit: int | None = None
+) -> list[int]:
     """Paid orders due now at ready providers, oldest first. `grace_seconds` skips orders created just now."""
     now = now or timezone.now()
     qs = Order.objects.filter(_due(now), stage=Stage.PAID, provider__in=health.providers_ready(now=now))

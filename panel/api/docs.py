@@ -1,0 +1,144 @@
+"""The public API documentation page at /api.
+
+The order types and their fields come from providers.ordertypes, the same table `add` validates
+against, so the page cannot describe a field the API does not take.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from orders.validation import MAX_INTERVAL_MINUTES, MAX_RUNS
+from panel.api.parsing import MAX_IDS
+from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS, SUBSCRIPTIONS
+
+
+@dataclass(frozen=True)
+class Action:
+    anchor: str
+    title: str
+    action: str
+    params: tuple[tuple[str, str], ...]
+    example: object
+    notes: str = ""
+
+    @property
+    def example_json(self) -> str:
+        return json.dumps(self.example, indent=2)
+
+
+def _actions(currency: str) -> list[Action]:
+    status_one = {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157",
+                  "currency": currency}
+    return [
+        Action("services", "Service list", "services", (), [
+            {"service": 1, "name": "Followers", "type": "Default", "category": "First Category", "rate": "0.90",
+             "min": "50", "max": "10000", "refill": True, "cancel": True, "dripfeed": True},
+            {"service": 2, "name": "Comments", "type": "Custom Comments", "category": "Second Category",
+             "rate": "8.00", "min": "10", "max": "1500", "refill": False, "cancel": True, "dripfeed": False},
+        ], "Active services at your price (your discount applied). `rate` is per 1000 units."),
+        Action("add", "Add order", "add", (("service", "Service ID"), ("…", "the fields of the service's type, "
+                                                                        "see Order types below")),
+               {"order": 23501}, "The charge is taken from your balance when the order is accepted."),
+        Action("status", "Order status", "status", (("order", "Order ID"),), status_one,
+               "`start_count` is \"0\" until the provider reports it. `remains` is what is not delivered yet: "
+               "the whole quantity until the provider reports progress, \"0\" once Completed. `charge` is what "
+               "the order costs you after any refund (a Partial order's undelivered part and a Canceled order "
+               "are refunded). Drip-feed orders also carry `runs`, the runs delivered so far, once known."),
+        Action("multi-status", "Multiple orders status", "status",
+               (("orders", f"Order IDs separated by a comma, up to {MAX_IDS}"),),
+               {"1": status_one, "10": {"error": "Incorrect order ID"}},
+               "An order that does not exist or is not yours answers `Incorrect order ID`."),
+        Action("refill", "Create refill", "refill", (("order", "Order ID"),), {"refill": "1"},
+               "Only for services with refill, on Completed or Partial orders."),
+        Action("multi-refill", "Create multiple refill", "refill",
+               (("orders", f"Order IDs separated by a comma, up to {MAX_IDS}"),),
+               [{"order": 1, "refill": 1}, {"order": 2, "refill": 2},
+                {"order": 3, "refill": {"error": "Incorrect order ID"}}]),
+        Action("refill-status", "Get refill status", "refill_status", (("refill", "Refill ID"),),
+               {"status": "Completed"}, "Refill statuses: Pending, In progress, Completed, Rejected."),
+        Action("multi-refill-status", "Get multiple refill status", "refill_status",
+               (("refills", f"Refill IDs separated by a comma, up to {MAX_IDS}"),),
+               [{"refill": 1, "status": "Completed"}, {"refill": 2, "status": "Rejected"},
+                {"refill": 3, "status": {"error": "Refill not found"}}]),
+        Action("cancel", "Create cancel", "cancel",
+               (("orders", f"Order IDs separated by a comma, up to {MAX_IDS} (or `order` for one)"),),
+               [{"order": 2, "type": "order", "cancel": 1},
+                {"order": 9, "cancel": {"error": "Incorrect order ID"}}],
+               "Only for services with cancel, on orders not finished yet. With `order=ID` alone the answer "
+               "is {\"cancel\": 1}. A refused cancel says why in `error`."),
+        Action("cancel-status", "Get multiple cancel status", "cancel",
+               (("cancels", f"Cancel IDs separated by a comma, up to {MAX_IDS}"),),
+               [{"cancel": 1, "status": "Completed"}, {"cancel": 2, "status": "Rejected"},
+                {"cancel": 3, "status": {"error": "Cancel not found"}}]),
+        Action("balance", "User balance", "balance", (), {"balance": "100.84292", "currency": currency}),
+    ]
+
+
+def _field_help(name: str) -> str:
+    spec = FIELDS[name]
+    text = spec.help
+    if name == "delay":
+        text += ". Possible values: " + ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
+    elif name == "runs":
+        text += f", 2 to {MAX_RUNS}; only on services with drip-feed"
+    elif name == "interval":
+        text += f", 1 to {MAX_INTERVAL_MINUTES}"
+    if spec.max_length and spec.kind != "url":
+        text += f" (at most {spec.max_length} characters)"
+    elif spec.kind == "url":
+        text += f" (http or https, at most {spec.max_length} characters)"
+    return text
+
+
+def _order_types() -> list[dict]:
+    types = []
+    for order_type in ORDER_TYPES.values():
+        fields = [(name, _field_help(name), False) for name in order_type.required]
+        fields += [(name, _field_help(name), True) for name in order_type.optional]
+        types.append({
+            "name": order_type.name,
+            "anchor": "type-" + order_type.name.lower().replace(" ", "-"),
+            "fields": fields,
+            "notes": order_type.notes,
+            "available": order_type.name != SUBSCRIPTIONS,
+        })
+    return types
+
+
+ERRORS = (
+    ("Invalid API key", "The key is missing, wrong, or the account is disabled."),
+    ("Incorrect request", "Unknown or missing action, a malformed id, or more than 100 ids."),
+    ("Incorrect service ID", "No active service with this id."),
+    ("Quantity less than minimal N", "Below the service's minimum."),
+    ("Quantity more than maximal N", "Above the service's maximum."),
+    ("Not enough funds on balance", "The order costs more than your balance; nothing was charged."),
+    ("Incorrect order ID", "No order with this id among yours."),
+    ("Refill not found", "No refill with this id among yours."),
+    ("Cancel not found", "No cancel request with this id among yours."),
+    ("Too many requests", "Rate limit reached: HTTP 429 with a Retry-After header (seconds)."),
+)
+
+
+def api_docs(request: HttpRequest) -> HttpResponse:
+    key_prefix = ""
+    if request.user.is_authenticated:
+        customer = getattr(request.user, "customer", None)
+        key_prefix = getattr(customer, "api_key_prefix", "") or ""
+    return render(request, "api/docs.html", {
+        "endpoint": request.build_absolute_uri(reverse("api_v2")),
+        "currency": settings.PANEL_CURRENCY,
+        "actions": _actions(settings.PANEL_CURRENCY),
+        "order_types": _order_types(),
+        "errors": ERRORS,
+        "key_prefix": key_prefix,
+        "max_ids": MAX_IDS,
+        "rate_per_second": settings.API_RATE_LIMIT_PER_SECOND,
+        "rate_burst": settings.API_RATE_LIMIT_BURST,
+    })
