@@ -9,7 +9,9 @@ import logging
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import services as money
@@ -95,6 +97,7 @@ def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Re
 
     A fixed number of queries whatever the number of ids (at most 100 from the API).
     """
+    order_ids = list(dict.fromkeys(order_ids))  # a repeated id must not refuse the refill it just made
     orders = _owned_orders(customer=customer, order_ids=order_ids)
     open_refills = set(
         Refill.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
@@ -117,8 +120,7 @@ def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Re
             to_create.append(refill)
             results[order_id] = refill
             open_refills.add(order_id)
-    if to_create:
-        Refill.objects.bulk_create(to_create)
+    _create_open_requests(to_create, results, "A refill for this order is already in progress")
     return results
 
 
@@ -128,6 +130,7 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
     An order still waiting for a worker is canceled here and now, with a full refund; one already
     upstream gets a CancelRequest that the pipeline sends, and the refund follows the upstream's answer.
     """
+    order_ids = list(dict.fromkeys(order_ids))
     orders = _owned_orders(customer=customer, order_ids=order_ids)
     open_cancels = set(
         CancelRequest.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
@@ -145,10 +148,8 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
             results[order_id] = "The order is already finished"
         elif order_id in open_cancels:
             results[order_id] = "Cancellation request was sent earlier"
-        elif order.stage == Stage.PAID and order_cancel_unsent(order_id=order.pk):
-            results[order_id] = CancelRequest.objects.create(
-                order=order, status=CancelRequest.Status.COMPLETED, stage=RequestStage.FINAL
-            )
+        elif order.stage == Stage.PAID and (done := _cancel_unsent_with_request(order)):
+            results[order_id] = done
         elif order.stage in (Stage.PAID, Stage.SENDING, Stage.UNKNOWN) and not order.upstream_id:
             results[order_id] = "The order is being sent to the provider; try again in a minute"
         else:
@@ -156,22 +157,56 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
             to_create.append(cancel)
             results[order_id] = cancel
             open_cancels.add(order_id)
-    if to_create:
-        CancelRequest.objects.bulk_create(to_create)
+    _create_open_requests(to_create, results, "Cancellation request was sent earlier")
     return results
 
 
+def _cancel_unsent_with_request(order: Order) -> CancelRequest | None:
+    """Cancel an unclaimed order and record the (already completed) cancel request, all or nothing."""
+    with transaction.atomic():
+        if not order_cancel_unsent(order_id=order.pk):
+            return None
+        return CancelRequest.objects.create(order=order, status=CancelRequest.Status.COMPLETED,
+                                            stage=RequestStage.FINAL)
+
+
+def _create_open_requests(requests: list, results: dict, refused: str) -> None:
+    """Insert new refill/cancel requests in one statement; one that lost a race is refused, not a crash."""
+    if not requests:
+        return
+    try:
+        with transaction.atomic():
+            type(requests[0]).objects.bulk_create(requests)
+        return
+    except IntegrityError:
+        # Another request for one of these orders was opened since we looked (a double click, two
+        # clients): the one-open-request-per-order constraint refused the batch. Insert one by one.
+        pass
+    for request in requests:
+        try:
+            with transaction.atomic():
+                request.save(force_insert=True)
+        except IntegrityError:
+            results[request.order_id] = refused
+
+
 def order_cancel_unsent(*, order_id: int, note: str = "Canceled before it was sent") -> bool:
-    """Cancel an order no worker has claimed yet and refund it in full. False if a worker got there first."""
+    """Cancel an order no worker has claimed yet and refund it in full. False if a worker got there first.
+
+    The claim and the refund are one transaction: an order is never left canceled without its refund.
+    """
+    customer_id = Order.objects.values_list("customer_id", flat=True).get(pk=order_id)
     now = timezone.now()
-    # The conditional update is the claim: a worker claims with paid -> sending, so only one of us wins.
-    claimed = Order.objects.filter(pk=order_id, stage=Stage.PAID).update(
-        stage=Stage.FINAL, status=Status.CANCELED, remains=None, finished_at=now, updated_at=now
-    )
-    if not claimed:
-        return False
-    order = Order.objects.only("charge", "quantity").get(pk=order_id)
-    Order.objects.filter(pk=order_id).update(remains=order.quantity)
-    if order.charge > Decimal(0):
-        money.balance_refund(order_id=order_id, amount=order.charge, cause=LedgerEntry.Cause.CANCELED, note=note)
+    with transaction.atomic():
+        money.lock_customer(customer_id)  # the fixed lock order: customer before order
+        # The conditional update is the claim: a worker claims with paid -> sending, so only one of us wins.
+        claimed = Order.objects.filter(pk=order_id, stage=Stage.PAID).update(
+            stage=Stage.FINAL, status=Status.CANCELED, remains=F("quantity") * Coalesce("runs", 1),
+            finished_at=now, updated_at=now,
+        )
+        if not claimed:
+            return False
+        charge = Order.objects.values_list("charge", flat=True).get(pk=order_id)
+        if charge > Decimal(0):
+            money.balance_refund(order_id=order_id, amount=charge, cause=LedgerEntry.Cause.CANCELED, note=note)
     return True

@@ -7,6 +7,7 @@ Error messages use the words v2 clients already parse where one exists.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -26,6 +27,7 @@ MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
 MAX_LIST_ITEMS = 10_000
 MAX_INT = 2_147_483_647
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 class OrderInputError(ValueError):
@@ -65,7 +67,11 @@ def _text(data: Mapping[str, object], name: str) -> str:
         return ""
     if isinstance(value, list | tuple):
         value = value[0] if value else ""
-    return str(value).strip() if FIELDS[name].kind != "lines" else str(value)
+    text = str(value)
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in text columns: refuse it here, with the field's name, not as a crash.
+        raise OrderInputError(f"Incorrect {name}: contains a null character", field=name)
+    return text.strip() if FIELDS[name].kind != "lines" else text
 
 
 def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int = 0) -> int | None:
@@ -74,12 +80,14 @@ def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int 
         if required:
             raise OrderInputError(f"Missing {name}", field=name)
         return None
-    try:
-        number = int(raw)
-    except ValueError:
-        raise OrderInputError(f"Incorrect {name}: must be a whole number", field=name) from None
-    if number < minimum or number > MAX_INT:
+    # Not int() alone: it also takes "1_000" and non-ASCII digits.
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise OrderInputError(f"Incorrect {name}: must be a whole number", field=name)
+    number = int(raw)
+    if number < minimum:
         raise OrderInputError(f"Incorrect {name}: must be at least {minimum}", field=name)
+    if number > MAX_INT:
+        raise OrderInputError(f"Incorrect {name}: must be at most {MAX_INT}", field=name)
     return number
 
 
@@ -89,7 +97,10 @@ def _url(data: Mapping[str, object], name: str) -> str:
         raise OrderInputError(f"Missing {name}", field=name)
     if len(raw) > FIELDS[name].max_length:
         raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise OrderInputError(f"Incorrect {name}: must be an http(s) URL", field=name) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
         raise OrderInputError(f"Incorrect {name}: must be an http(s) URL", field=name)
     return raw
@@ -206,6 +217,9 @@ def clean_order_input(
 
     runs = _int(data, "runs", required=False) if "runs" in order_type.optional else None
     interval = _int(data, "interval", required=False) if "interval" in order_type.optional else None
+    if not runs and not interval:
+        # Clients that always send the drip-feed fields send 0 (or nothing) for a plain order.
+        runs = interval = None
     if runs is not None or interval is not None:
         if not service.dripfeed:
             raise OrderInputError("Drip-feed is not available for this service", field="runs")

@@ -99,8 +99,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+    # Same folders and format, but each message becomes visible only once written whole.
+    CELERY_BROKER_TRANSPORT = "panel.broker:Transport"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
@@ -108,6 +111,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Sending and polling on separate queues: a slow upstream's polling never holds up new orders.
+_SEND_QUEUE = {"queue": "send"}
+_POLL_QUEUE = {"queue": "poll"}
+CELERY_TASK_ROUTES = {
+    "orders.tasks.order_send_task": _SEND_QUEUE,
+    "orders.tasks.orders_send_sweep_task": _SEND_QUEUE,
+    "orders.tasks.*": _POLL_QUEUE,
+}
 
 # --- Panel -----------------------------------------------------------------------------------
 PANEL_NAME = env_str("PANEL_NAME", "SMM Panel")

@@ -23,10 +23,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -34,211 +30,38 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from providers import client_answers as wire
+from providers.client_answers import normalize_order_status, normalize_request_status
+from providers.client_types import (
+    Balance,
+    CancelAccepted,
+    ItemError,
+    OrderStatus,
+    Rejected,
+    RequestStatus,
+    Unavailable,
+    UnknownOutcome,
+    UpstreamError,
+    UpstreamService,
+)
+
+__all__ = [
+    "MAX_IDS_PER_REQUEST", "Balance", "CancelAccepted", "ItemError", "OrderStatus", "ProviderClient", "Rejected",
+    "RequestStatus", "Unavailable", "UnknownOutcome", "UpstreamError", "UpstreamService", "close_sessions",
+    "normalize_order_status", "normalize_request_status",
+]
+
 logger = logging.getLogger(__name__)
 
 MAX_IDS_PER_REQUEST = 100  # the protocol's limit for orders=/refills=/cancels=
 CONNECT_TIMEOUT_CAP = 5.0  # seconds; a panel that cannot take a connection this fast is down
 
 
-class UpstreamError(Exception):
-    """Base of the client's failures."""
-
-
-class Rejected(UpstreamError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Unavailable(UpstreamError):
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class UnknownOutcome(UpstreamError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """An error for one id inside an otherwise good multi answer."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class UpstreamService:
-    service_id: str
-    name: str
-    type: str
-    category: str
-    rate: Decimal
-    min: int
-    max: int
-    refill: bool = False
-    cancel: bool = False
-    dripfeed: bool = False
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class OrderStatus:
-    # One of orders.models.Status values ("Pending", "In progress", "Processing", "Completed", "Partial",
-    # "Canceled", "Active", "Paused", "Expired"), or None when the upstream word is unknown.
-    status: str | None
-    raw_status: str
-    charge: Decimal | None = None
-    start_count: int | None = None
-    remains: int | None = None  # None when missing or "Unknown"; negative values clamped to 0
-    currency: str | None = None
-    runs_done: int | None = None  # drip-feed, where the upstream reports it
-    posts_done: int | None = None  # subscriptions, where the upstream reports it
-    extra: Mapping[str, object] = field(default_factory=dict)  # everything else the upstream sent
-
-
-@dataclass(frozen=True)
-class RequestStatus:
-    """Status of a refill or a cancel request: "Pending", "In progress", "Completed", "Rejected" or None."""
-
-    status: str | None
-    raw_status: str
-
-
-@dataclass(frozen=True)
-class CancelAccepted:
-    cancel_id: str | None  # the smmsend extension gives one; plain panels answer `1`
-    type: str | None = None  # "order", "dripfeed", "subscription" where given
-
-
-@dataclass(frozen=True)
-class Balance:
-    amount: Decimal
-    currency: str | None
-
-
-# Status words ----------------------------------------------------------------------------------------------
-
-# Keys are the word lower-cased with everything but letters removed ("In Progress", "in_progress" → "inprogress").
-# "Refunded" means the whole charge came back, which is what Canceled means. "Fail"/"Error" are left unknown on
-# purpose: panels use them both for orders they refunded and for orders they will still retry, so turning them
-# into Canceled would refund a customer for something the upstream may yet deliver and charge.
-_ORDER_WORDS = {
-    "pending": "Pending",
-    "inprogress": "In progress",
-    "processing": "Processing",
-    "completed": "Completed",
-    "complete": "Completed",
-    "partial": "Partial",
-    "partiallycompleted": "Partial",
-    "canceled": "Canceled",
-    "cancelled": "Canceled",
-    "refunded": "Canceled",
-    "active": "Active",
-    "paused": "Paused",
-    "expired": "Expired",
-}
-_REQUEST_WORDS = {
-    "pending": "Pending",
-    "inprogress": "In progress",
-    "processing": "In progress",
-    "completed": "Completed",
-    "complete": "Completed",
-    "rejected": "Rejected",
-}
-
-
-def _word_key(word: object) -> str | None:
-    if not isinstance(word, str):
-        return None
-    return re.sub(r"[^a-z]", "", word.lower())
-
-
-def normalize_order_status(word: object) -> str | None:
-    return _ORDER_WORDS.get(_word_key(word) or "")
-
-
-def normalize_request_status(word: object) -> str | None:
-    return _REQUEST_WORDS.get(_word_key(word) or "")
-
-
-# Value readers: every number may come as a string or a number ----------------------------------------------
-
-def _decimal(value: object) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    text = str(value).strip().replace(",", "")
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _int(value: object) -> int | None:
-    number = _decimal(value)
-    return int(number) if number is not None else None
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
-
-
-def _id(value: object) -> str | None:
-    """An upstream id as a string: 23501, "23501", 23501.0 and " ord_ab12 " all work."""
-    if value is None or isinstance(value, (bool, dict, list)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def _error_text(value: object) -> str | None:
-    """The message of an error value ({"error": ...}, {"errors": [...]}, a bare string), else None."""
-    if isinstance(value, str):
-        return value.strip() or "error"
-    if isinstance(value, Mapping):
-        if value.get("error"):
-            return _flatten(value["error"])
-        if value.get("errors"):
-            return _flatten(value["errors"])
-    return None
-
-
-def _flatten(value: object) -> str:
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {_flatten(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return "; ".join(_flatten(v) for v in value)
-    return str(value)
-
-
-def _retry_after(header: str | None) -> float | None:
-    """Retry-After as seconds: either a number of seconds or an HTTP date."""
-    if not header:
-        return None
-    number = _decimal(header)
-    if number is not None:
-        return max(0.0, float(number))
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
 def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
     unique = list(dict.fromkeys(str(i).strip() for i in ids if str(i).strip()))
     for start in range(0, len(unique), MAX_IDS_PER_REQUEST):
         yield unique[start:start + MAX_IDS_PER_REQUEST]
+
 
 
 # Sessions and logging ----------------------------------------------------------------------------------------
@@ -336,7 +159,7 @@ class ProviderClient:
         outcome = "ok"
         try:
             answer = self._send(payload, creates=creates)
-            message = _error_text(answer) if isinstance(answer, Mapping) else None
+            message = wire.error_text(answer) if isinstance(answer, Mapping) else None
             if (message is None and isinstance(answer, Mapping) and answer.get("message")
                     and str(answer.get("status", "")).lower() == "error"):
                 message = str(answer["message"])  # {"status": "error", "message": ...}
@@ -371,7 +194,8 @@ class ProviderClient:
             raise lost(f"transport error ({type(exc).__name__})") from None
         code = response.status_code
         if code == 429:
-            raise Unavailable("rate limited (HTTP 429)", retry_after=_retry_after(response.headers.get("Retry-After")))
+            retry_after = wire.retry_after_seconds(response.headers.get("Retry-After"))
+            raise Unavailable("rate limited (HTTP 429)", retry_after=retry_after)
         if code >= 500:
             # A proxy's 5xx says nothing about whether the panel behind it acted on the request.
             raise lost(f"HTTP {code}")
@@ -389,14 +213,15 @@ class ProviderClient:
     def services(self) -> list[UpstreamService]:
         answer = self._call("services", {})
         if isinstance(answer, Mapping):
-            items = list(answer.values())  # {} for an empty catalogue, or an object keyed by service id
+            # {} for an empty catalogue, or an object keyed by service id (the key is the id where items lack one).
+            items = [{"service": k, **v} if isinstance(v, Mapping) else v for k, v in answer.items()]
         elif isinstance(answer, list):
             items = answer
         else:
             raise Unavailable("unreadable services answer")
         services = []
         for item in items:
-            service = _parse_service(item)
+            service = wire.parse_service(item)
             if service is not None:
                 services.append(service)
         if len(services) < len(items):
@@ -415,7 +240,7 @@ class ProviderClient:
                 value = "\n".join(str(v) for v in value)
             params[name] = value
         answer = self._call("add", params, creates=True)
-        order_id = _id(answer.get("order")) if isinstance(answer, Mapping) else None
+        order_id = wire.read_id(answer.get("order")) if isinstance(answer, Mapping) else None
         if order_id is None:
             raise UnknownOutcome("the answer carries no order id")
         return order_id
@@ -424,27 +249,31 @@ class ProviderClient:
         answer = self._call("status", {"order": order_id}, ids=1)
         if not isinstance(answer, Mapping):
             raise Unavailable("unreadable status answer")
-        return _parse_order_status(answer)
+        if "status" not in answer and isinstance(answer.get(str(order_id)), Mapping):
+            answer = answer[str(order_id)]  # some panels key even a single answer by the id
+            if wire.error_text(answer):
+                raise Rejected(self._scrub(wire.error_text(answer)))
+        return wire.parse_order_status(answer)
 
     def statuses(self, order_ids: Sequence[str]) -> dict[str, OrderStatus | ItemError]:
         """Multi status, split into requests of at most 100 ids."""
         result: dict[str, OrderStatus | ItemError] = {}
         for chunk in _chunks(order_ids):
             answer = self._call("status", {"orders": ",".join(chunk)}, ids=len(chunk))
-            by_id = _keyed(answer, "order")
+            by_id = wire.keyed(answer, "order")
             for order_id in chunk:
-                result[order_id] = _status_item(by_id.get(order_id))
+                result[order_id] = wire.status_item(by_id.get(order_id))
         return result
 
     def refill(self, order_id: str) -> str:
         answer = self._call("refill", {"order": order_id}, ids=1)
         value = answer.get("refill") if isinstance(answer, Mapping) else None
         message = None
-        if isinstance(value, Mapping) or (isinstance(value, str) and not _id_like(value)):
-            message = _error_text(value)
+        if isinstance(value, Mapping) or (isinstance(value, str) and not wire.id_like(value)):
+            message = wire.error_text(value)
         if message:
             raise Rejected(self._scrub(message))
-        refill_id = _id(value)
+        refill_id = wire.read_id(value)
         if refill_id is None:
             raise Unavailable("the answer carries no refill id")
         return refill_id
@@ -453,16 +282,16 @@ class ProviderClient:
         result: dict[str, str | ItemError] = {}
         for chunk in _chunks(order_ids):
             answer = self._call("refill", {"orders": ",".join(chunk)}, ids=len(chunk))
-            by_id = _keyed(answer, "order")
+            by_id = wire.keyed(answer, "order")
             for order_id in chunk:
-                result[order_id] = _request_id(by_id.get(order_id), "refill")
+                result[order_id] = wire.request_id_item(by_id.get(order_id), "refill")
         return result
 
     def refill_status(self, refill_id: str) -> RequestStatus:
         answer = self._call("refill_status", {"refill": refill_id}, ids=1)
         if not isinstance(answer, Mapping):
             raise Unavailable("unreadable refill status answer")
-        status = _parse_request_status(answer)
+        status = wire.parse_request_status(answer)
         if isinstance(status, ItemError):
             raise Rejected(self._scrub(status.message))
         return status
@@ -480,9 +309,9 @@ class ProviderClient:
                     raise
                 result[chunk[0]] = self._cancel_one(chunk[0], multi_error)
                 continue
-            by_id = _keyed(answer, "order")
+            by_id = wire.keyed(answer, "order")
             for order_id in chunk:
-                result[order_id] = _parse_cancel(by_id.get(order_id))
+                result[order_id] = wire.parse_cancel(by_id.get(order_id))
         return result
 
     def _cancel_one(self, order_id: str, multi_error: Rejected) -> CancelAccepted | ItemError:
@@ -493,7 +322,7 @@ class ProviderClient:
             if single_error.message == multi_error.message:
                 raise  # the same refusal both ways is about the request (the key, the action), not the id
             return ItemError(single_error.message)
-        return _parse_cancel(answer)
+        return wire.parse_cancel(answer)
 
     def cancel_statuses(self, cancel_ids: Sequence[str]) -> dict[str, RequestStatus | ItemError]:
         return self._request_statuses("cancel", "cancels", "cancel", cancel_ids)
@@ -503,136 +332,19 @@ class ProviderClient:
         result: dict[str, RequestStatus | ItemError] = {}
         for chunk in _chunks(request_ids):
             answer = self._call(action, {param: ",".join(chunk)}, ids=len(chunk))
-            by_id = _keyed(answer, id_field)
+            by_id = wire.keyed(answer, id_field)
             for request_id in chunk:
                 value = by_id.get(request_id)
                 if isinstance(value, Mapping):
-                    result[request_id] = _parse_request_status(value)
+                    result[request_id] = wire.parse_request_status(value)
                 else:
-                    result[request_id] = ItemError(_error_text(value) or "no answer for this id")
+                    result[request_id] = ItemError(wire.error_text(value) or "no answer for this id")
         return result
 
     def balance(self) -> Balance:
         answer = self._call("balance", {})
-        amount = _decimal(answer.get("balance")) if isinstance(answer, Mapping) else None
+        amount = wire.read_decimal(answer.get("balance")) if isinstance(answer, Mapping) else None
         if amount is None:
             raise Unavailable("unreadable balance answer")
         currency = answer.get("currency")
         return Balance(amount, str(currency).strip().upper() if currency else None)
-
-
-# Answer parsers ----------------------------------------------------------------------------------------------
-
-def _keyed(answer: object, id_field: str) -> dict[str, object]:
-    """A multi answer as {id: item}: from an object keyed by id, or a list of items carrying `id_field`."""
-    if isinstance(answer, Mapping):
-        return {str(k).strip(): v for k, v in answer.items()}
-    if isinstance(answer, list):
-        keyed: dict[str, object] = {}
-        for item in answer:
-            if isinstance(item, Mapping):
-                item_id = _id(item.get(id_field, item.get("id")))
-                if item_id is not None:
-                    keyed[item_id] = item
-        return keyed
-    raise Unavailable("unreadable multi answer")
-
-
-def _parse_service(item: object) -> UpstreamService | None:
-    if not isinstance(item, Mapping):
-        return None
-    service_id = _id(item.get("service", item.get("id")))
-    rate = _decimal(item.get("rate"))
-    low, high = _int(item.get("min")), _int(item.get("max"))
-    if service_id is None or rate is None or low is None or high is None or rate < 0:
-        return None
-    return UpstreamService(
-        service_id=service_id,
-        name=str(item.get("name") or "").strip(),
-        type=str(item.get("type") or "Default").strip(),
-        category=str(item.get("category") or "").strip(),
-        rate=rate,
-        min=max(0, low),
-        max=max(0, high),
-        refill=_bool(item.get("refill")),
-        cancel=_bool(item.get("cancel")),
-        dripfeed=_bool(item.get("dripfeed")),
-        description=str(item.get("description") or item.get("desc") or "").strip(),
-    )
-
-
-_STATUS_FIELDS = ("status", "charge", "start_count", "remains", "currency", "runs", "posts")
-
-
-def _status_item(value: object) -> OrderStatus | ItemError:
-    """One id's part of a multi status answer: an order status, or the error the upstream gave for it."""
-    if value is None:
-        return ItemError("no answer for this id")
-    if not isinstance(value, Mapping):
-        return ItemError(_error_text(value) or "unreadable status")
-    word = value.get("status")
-    if isinstance(word, Mapping):
-        return ItemError(_error_text(word) or "unreadable status")
-    if value.get("error") or value.get("errors"):
-        return ItemError(_error_text(value) or "error")
-    return _parse_order_status(value)
-
-
-def _parse_order_status(item: Mapping) -> OrderStatus:
-    raw = item.get("status")
-    raw_text = "" if raw is None else str(raw)
-    remains = _int(item.get("remains"))
-    currency = item.get("currency")
-    return OrderStatus(
-        status=normalize_order_status(raw),
-        raw_status=raw_text,
-        charge=_decimal(item.get("charge")),
-        start_count=_int(item.get("start_count")),
-        remains=None if remains is None else max(0, remains),
-        currency=str(currency).strip().upper() if currency else None,
-        runs_done=_int(item.get("runs")),
-        posts_done=_int(item.get("posts")),
-        extra={k: v for k, v in item.items() if k not in _STATUS_FIELDS},
-    )
-
-
-def _parse_request_status(item: Mapping) -> RequestStatus | ItemError:
-    # Some panels say `type` where `status` is expected (smmsend's refill_status).
-    word = item.get("status", item.get("type"))
-    if word is None and "error" in item:
-        word = item
-    message = _error_text(word) if isinstance(word, Mapping) else None
-    if message is not None or isinstance(word, Mapping):
-        return ItemError(message or "unreadable status")
-    return RequestStatus(normalize_request_status(word), "" if word is None else str(word))
-
-
-def _request_id(item: object, id_field: str) -> str | ItemError:
-    if not isinstance(item, Mapping):
-        return ItemError(_error_text(item) or "no answer for this id")
-    value = item.get(id_field)
-    if isinstance(value, Mapping) or isinstance(value, str) and not _id_like(value):
-        return ItemError(_error_text(value) or "unreadable answer")
-    request_id = _id(value)
-    return request_id if request_id is not None else ItemError(_error_text(item) or "unreadable answer")
-
-
-def _id_like(text: str) -> bool:
-    """Ids are short tokens; an error sent as a bare string has spaces ("Incorrect order ID")."""
-    return bool(re.fullmatch(r"[\w.:-]{1,64}", text.strip()))
-
-
-def _parse_cancel(item: object) -> CancelAccepted | ItemError:
-    if not isinstance(item, Mapping):
-        return ItemError(_error_text(item) or "no answer for this id")
-    value = item.get("cancel")
-    if isinstance(value, Mapping) or (isinstance(value, str) and not _id_like(value)):
-        return ItemError(_error_text(value) or "unreadable answer")
-    if value is None or value is False:
-        return ItemError(_error_text(item) or "unreadable answer")
-    kind = item.get("type")
-    kind = str(kind).strip().lower() if kind else None
-    cancel_id = _id(value)
-    if kind is None and (value is True or cancel_id == "1"):
-        cancel_id = None  # a plain panel's "accepted" flag, not an id
-    return CancelAccepted(cancel_id=cancel_id, type=kind)

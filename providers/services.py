@@ -11,6 +11,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from providers.bulk import bulk_update_rows
 from providers.client import Balance, ProviderClient, Rejected, Unavailable
 from providers.models import Category, ExchangeRate, Provider, Service, ServiceChange
 from providers.pricing import PricingError, markup_for, sale_rate
@@ -135,7 +136,7 @@ def service_reprice(*, service_ids: Iterable[int]) -> int:
                 service.rate, service.updated_at = new, now
                 changed.append(service)
         if changed:
-            Service.objects.bulk_update(changed, ["rate", "updated_at"])
+            bulk_update_rows(changed, ["rate", "updated_at"])
             ServiceChange.objects.bulk_create(rows)
     return len(changed)
 

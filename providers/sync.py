@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.money import CENT
+from providers.bulk import bulk_update_rows
 from providers.client import ProviderClient, Rejected, Unavailable, UpstreamService
 from providers.models import Category, Provider, Service, ServiceChange
 from providers.ordertypes import ORDER_TYPES
@@ -217,7 +218,7 @@ def services_sync(*, provider: Provider) -> SyncResult:
         if created:
             Service.objects.bulk_create(created)
         if updated:
-            Service.objects.bulk_update(updated, sorted(update_fields | {"updated_at"}))
+            bulk_update_rows(updated, sorted(update_fields | {"updated_at"}))
         if change_rows:
             ServiceChange.objects.bulk_create(change_rows)
         Provider.objects.filter(pk=provider.pk).update(last_synced_at=now)

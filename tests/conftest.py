@@ -7,6 +7,8 @@ import os
 import pytest
 from django.conf import settings
 
+pytest_plugins = ["tests.simulator_fixtures"]
+
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and not settings.USES_POSTGRES:
@@ -20,6 +22,11 @@ def _isolated_data(settings, tmp_path):
     """Keep caches (rate limits) from leaking between tests."""
     from django.core.cache import cache
 
+    # Pages render {% static %}; the manifest storage needs `collectstatic` output that tests do not have.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     cache.clear()
     yield
     cache.clear()

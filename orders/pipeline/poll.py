@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage
 from orders.pipeline import conf, health
-from orders.pipeline.settle import REFUND_STATUSES, orders_settle
+from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
+from orders.subscriptions import subscription_charge_posts
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
 from providers.models import Provider
 
@@ -93,7 +94,7 @@ def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> 
     if result.status in FINAL_STATUSES:
         order.stage = Stage.FINAL
         order.finished_at = now
-        if result.status not in REFUND_STATUSES:
+        if result.status not in REFUND_STATUSES and not is_subscription(order):
             order.settled_at = now  # nothing owed
         changed = True
     history = None
@@ -103,36 +104,46 @@ def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> 
     return changed, history
 
 
-def orders_apply_statuses(
-    *, results: Mapping[int, OrderStatus | ItemError], now: datetime | None = None
-) -> tuple[int, list[int]]:
-    """Apply upstream answers keyed by our order id. Returns (orders changed, ids that just became final).
+@dataclass
+class Applied:
+    changed: int = 0
+    final_ids: list[int] = field(default_factory=list)
+    # Unlimited subscriptions whose upstream post count moved on: each new post is charged.
+    posts_advanced: dict[int, int] = field(default_factory=dict)
+
+
+def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now: datetime | None = None) -> Applied:
+    """Apply upstream answers keyed by our order id.
 
     Three queries whatever the batch size: a locked read, one bulk update, one bulk insert of history.
     """
     now = now or timezone.now()
+    applied = Applied()
     if not results:
-        return 0, []
+        return applied
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=list(results), stage=Stage.SENT)
-                      .only("id", *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
+                      .only("id", "sub_max", "sub_posts", *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
         changed: list[Order] = []
         history: list[OrderStatusChange] = []
-        final_ids: list[int] = []
         for order in orders:
+            posts_before = order.posts_done or 0
             did_change, row = _apply_one(order, results[order.pk], now)
+            if is_subscription(order) and not order.sub_posts and (order.posts_done or 0) > posts_before:
+                applied.posts_advanced[order.pk] = order.posts_done
             if did_change:
                 order.updated_at = now
                 changed.append(order)
             if row is not None:
                 history.append(row)
             if order.stage == Stage.FINAL:
-                final_ids.append(order.pk)
+                applied.final_ids.append(order.pk)
         if changed:
             Order.objects.bulk_update(changed, _APPLIED_FIELDS)
         if history:
             OrderStatusChange.objects.bulk_create(history)
-    return len(changed), final_ids
+    applied.changed = len(changed)
+    return applied
 
 
 def provider_poll(*, provider_id: int, now: datetime | None = None, max_batches: int | None = None,
@@ -167,10 +178,13 @@ def provider_poll(*, provider_id: int, now: datetime | None = None, max_batches:
         health.provider_record_ok(provider_id=provider_id)
         results = {pk: answers[upstream_id] for upstream_id, pks in by_upstream.items() if upstream_id in answers
                    for pk in pks}
-        changed, final_ids = orders_apply_statuses(results=results, now=batch_now)
+        applied = orders_apply_statuses(results=results, now=batch_now)
+        final_ids = applied.final_ids
         summary.batches += 1
         summary.orders += len(rows)
-        summary.changed += changed
+        summary.changed += applied.changed
+        for order_id, posts_done in applied.posts_advanced.items():
+            subscription_charge_posts(order_id=order_id, posts_done=posts_done)
         if final_ids:
             summary.refunds += orders_settle(order_ids=final_ids, now=batch_now)
         summary.final += len(final_ids)

@@ -108,6 +108,8 @@ def order_send_claimed(*, order_id: int, now: datetime | None = None) -> str:
         return RETRY
     except UnknownOutcome as error:
         now = now or timezone.now()
+        # No answer is also a health signal (5xx, timeouts): enough of them open the provider's circuit.
+        health.provider_record_unavailable(provider_id=provider.pk, error=Unavailable(error.reason), now=now)
         Order.objects.filter(pk=order_id, stage=Stage.SENDING).update(
             stage=Stage.UNKNOWN, last_error=f"Outcome unknown: {error.reason}"[:2000],
             attention="The add call's outcome is unknown: check the provider, then set its id, resend or refund",

@@ -17,6 +17,7 @@ from accounts import services as money
 from accounts.models import LedgerEntry
 from accounts.money import ZERO, price_for
 from orders.models import CancelRequest, Order, RequestStage, Stage, Status
+from orders.subscriptions import SUBSCRIPTION_END_STATUSES, subscription_refund_undelivered
 from providers.ordertypes import ORDER_TYPES
 
 REFUND_STATUSES = (Status.PARTIAL, Status.CANCELED)
@@ -31,12 +32,21 @@ def partial_refund_amount(order: Order) -> Decimal:
     return min(price_for(rate=order.rate, units=units), order.charge - order.refunded)
 
 
+def is_subscription(order: Order) -> bool:
+    # Only subscriptions carry a per-post maximum; reading it needs no join to the service.
+    return order.sub_max is not None
+
+
 def _units_ordered(order: Order) -> int:
     return order.quantity * (order.runs or 1)
 
 
 def order_settle(order: Order) -> LedgerEntry | None:
-    """Refund what a final order is owed (nothing for Completed)."""
+    """Refund what a final order is owed (nothing for Completed; for subscriptions, the posts not delivered)."""
+    if is_subscription(order):
+        if order.status in SUBSCRIPTION_END_STATUSES:
+            return subscription_refund_undelivered(order_id=order.pk, posts_done=order.posts_done or 0)
+        return None
     if order.status == Status.PARTIAL:
         amount = partial_refund_amount(order)
         cause = LedgerEntry.Cause.PARTIAL
@@ -64,7 +74,7 @@ def orders_settle(*, order_ids: Iterable[int], now: datetime | None = None) -> i
         return 0
     orders = list(Order.objects.filter(pk__in=ids, stage__in=[Stage.FINAL, Stage.FAILED], settled_at__isnull=True)
                   .select_related("service").only("id", "status", "remains", "quantity", "runs", "rate", "charge",
-                                                  "refunded", "service__type"))
+                                                  "refunded", "sub_max", "posts_done", "service__type"))
     refunds = 0
     for order in orders:
         if order_settle(order) is not None:

@@ -50,21 +50,19 @@ def action_services(customer: Customer, params: dict[str, str]) -> Answer:
         .values_list("id", "name", "type", "category__name", "rate", "min", "max", "refill", "cancel", "dripfeed")
     )
     discount = customer.discount_percent
-    answer = []
-    for pk, name, type_, category, rate, low, high, refill, cancel, dripfeed in rows:
-        answer.append({
-            "service": pk,
-            "name": name,
-            "type": type_,
-            "category": category,
-            "rate": plain_decimal(discounted_rate(rate=rate, discount_percent=discount)),
-            "min": str(low),
-            "max": str(high),
-            "refill": refill,
-            "cancel": cancel,
-            "dripfeed": dripfeed,
-        })
-    return answer
+    rates: dict[Decimal, str] = {}  # catalogues repeat a few price points many times
+
+    def rate_text(rate: Decimal) -> str:
+        text = rates.get(rate)
+        if text is None:
+            text = rates[rate] = plain_decimal(discounted_rate(rate=rate, discount_percent=discount))
+        return text
+
+    return [
+        {"service": pk, "name": name, "type": type_, "category": category, "rate": rate_text(rate),
+         "min": str(low), "max": str(high), "refill": refill, "cancel": cancel, "dripfeed": dripfeed}
+        for pk, name, type_, category, rate, low, high, refill, cancel, dripfeed in rows
+    ]
 
 
 # --- add ----------------------------------------------------------------------------------------

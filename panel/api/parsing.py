@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 
 MAX_IDS = 100
 MAX_ID = 2**63 - 1  # ids beyond a bigint are malformed, not merely unknown
@@ -56,8 +56,12 @@ def request_params(request: HttpRequest) -> dict[str, str]:
             if flat is not None:
                 params[str(name)] = flat
         return params
-    for name in request.POST:
-        params[name] = request.POST[name]
+    form = request.POST
+    if not form and content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        # Form fields sent under a wrong or missing Content-Type (text/plain from some scripts).
+        form = QueryDict(request.body, encoding=request.encoding)
+    for name in form:
+        params[name] = form[name]
     return params
 
 
@@ -86,11 +90,11 @@ def parse_id_list(raw: str) -> list[int]:
 
 def plain_decimal(value: Decimal) -> str:
     """A decimal as clients expect it: no exponent, trailing zeros trimmed to at least two places."""
-    text = format(value, "f")
-    if "." not in text:
-        return f"{text}.00"
-    whole, fraction = text.split(".")
-    fraction = fraction.rstrip("0")
-    if len(fraction) < 2:
-        fraction = fraction.ljust(2, "0")
-    return f"{whole}.{fraction}"
+    text = str(value)  # fast, and exponent-free for the fixed 5-place money values the database returns
+    if "E" in text or "e" in text:
+        text = format(value, "f")
+    dot = text.find(".")
+    if dot < 0:
+        return text + ".00"
+    text = text.rstrip("0")
+    return text if len(text) - dot > 2 else text.ljust(dot + 3, "0")

@@ -36,10 +36,7 @@ def rate_limit_hit(*, key: str) -> Verdict:
         count = cache.incr(cache_key)
     except ValueError:
         # First request of the window; if another process created it meanwhile, count on theirs.
-        if cache.add(cache_key, 1, timeout=math.ceil(window) + 1):
-            count = 1
-        else:
-            count = cache.incr(cache_key)
+        count = 1 if cache.add(cache_key, 1, timeout=math.ceil(window) + 1) else cache.incr(cache_key)
     if count <= burst:
         return Verdict(allowed=True)
     window_end = (window_index + 1) * window

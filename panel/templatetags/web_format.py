@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.conf import settings
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 
 register = template.Library()
@@ -39,3 +42,11 @@ def currency() -> str:
 @register.simple_tag
 def panel_name() -> str:
     return settings.PANEL_NAME
+
+
+@register.filter
+def ticks(value) -> str:
+    """Escape `value` and show `quoted` words (as the types table writes field names) as code."""
+    escaped = conditional_escape(str(value or ""))
+    # safe: the text was escaped just above; only the <code> tags are added
+    return mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))

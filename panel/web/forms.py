@@ -108,7 +108,8 @@ class ApiKeyConfirmForm(forms.Form):
 
 class MassOrderForm(forms.Form):
     orders = forms.CharField(
-        label=_("Orders"), widget=forms.Textarea(attrs={"rows": 10, "placeholder": "12 | https://example.com/p/1 | 1000"}),
+        label=_("Orders"),
+        widget=forms.Textarea(attrs={"rows": 10, "placeholder": "12 | https://example.com/p/1 | 1000"}),
         help_text=_("One order per line: service_id | link | quantity"), max_length=200_000,
     )
 

@@ -35,10 +35,12 @@ class Simulator:
         self.seed = seed
         self.host, self.port, self.path = host, port, path
         self.clock = Clock(speed)
-        self.catalogue = Catalogue(seed=seed, count=self.config.services_count)
+        self.catalogue = Catalogue(seed=seed, config=self.config)
         self.state = PanelState(config=self.config, clock=self.clock, seed=seed)
         self.api = Api(state=self.state, catalogue=self.catalogue, config=self.config)
-        self.request_counts: Counter[str] = Counter()
+        self.request_counts: Counter[str] = Counter()  # by action ("cancels" for cancel status requests)
+        self.transports: Counter[str] = Counter()  # "form", "json", "get"
+        self.connections = 0  # TCP connections accepted: shows whether clients pool them
         self.stopping = threading.Event()
         self._counts_lock = threading.Lock()
         self._server: SimulatorServer | None = None
@@ -50,8 +52,9 @@ class Simulator:
     def start(self) -> Simulator:
         self._server = SimulatorServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"simulator:{self.port}",
-                                        daemon=True)
+        # A short poll interval so stop() returns quickly; the accept loop itself is select()-driven.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name=f"simulator:{self.port}", daemon=True)
         self._thread.start()
         return self
 
@@ -113,9 +116,14 @@ class Simulator:
 
     # Faults ----------------------------------------------------------------------------------------------
 
-    def count_request(self, action: str) -> None:
+    def count_request(self, action: str, transport: str) -> None:
         with self._counts_lock:
             self.request_counts[action] += 1
+            self.transports[transport] += 1
+
+    def count_connection(self) -> None:
+        with self._counts_lock:
+            self.connections += 1
 
     def draw_fault(self) -> str | None:
         """One draw per request, from the seeded generator: "429", "502", "hang" or None."""

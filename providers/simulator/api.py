@@ -89,7 +89,6 @@ class Api:
     # services / balance ----------------------------------------------------------------------------------
 
     def services(self, account: Account, params: dict[str, str]) -> object:
-        self.catalogue.resize(self.config.services_count)
         services = self.catalogue.all()
         if not services and self.config.empty_catalogue_as_object:
             return {}

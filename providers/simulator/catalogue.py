@@ -145,10 +145,11 @@ def generate_service(*, seed: int, index: int) -> SimService:
 class Catalogue:
     """The generated services plus the mutations tests make (rate changes, removals, additions)."""
 
-    def __init__(self, *, seed: int, count: int) -> None:
+    def __init__(self, *, seed: int, count: int | None = None, config=None) -> None:
         self._lock = threading.RLock()
         self._seed = seed
-        self._count = count
+        self._config = config  # when given, its `services_count` knob sets the size
+        self._count = count if count is not None else config.services_count
         self._overrides: dict[int, dict] = {}
         self._removed: set[int] = set()
         self._added: dict[int, SimService] = {}
@@ -164,6 +165,8 @@ class Catalogue:
 
     def _services(self) -> dict[int, SimService]:
         with self._lock:
+            if self._config is not None and self._config.services_count != self._count:
+                self.resize(self._config.services_count)
             if self._cache is None:
                 cache: dict[int, SimService] = {}
                 for index in range(self._count):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ if TYPE_CHECKING:
     from providers.simulator import Simulator
 
 logger = logging.getLogger(__name__)
+_KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s\"']*")
 
 BAD_GATEWAY_PAGE = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -34,15 +37,28 @@ class SimulatorServer(ThreadingHTTPServer):
         self.simulator = simulator
         super().__init__(address, Handler)
 
+    def handle_error(self, request, client_address) -> None:
+        # Clients that give up (timeouts, closed sockets) are part of the simulation, not server errors.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so a pooled client reuses connections
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait on delayed ACKs
     server: SimulatorServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.simulator.count_connection()
+
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the standard library's signature
-        logger.debug("simulator: " + format, *args)
+        # Request lines of GET requests carry the caller's key; a log is no place for it.
+        logger.debug("simulator: %s", _KEY_IN_QUERY.sub(r"\1***", format % args))
 
     def do_GET(self) -> None:  # noqa: N802
+        self._transport = "get"
         self._serve(self._query())
 
     def do_POST(self) -> None:  # noqa: N802
@@ -51,7 +67,8 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         content_type = (self.headers.get("Content-Type") or "").lower()
         text = body.decode("utf-8", errors="replace")
-        if "json" in content_type or text.lstrip().startswith("{"):
+        self._transport = "json" if "json" in content_type or text.lstrip().startswith("{") else "form"
+        if self._transport == "json":
             try:
                 data = json.loads(text or "{}")
             except ValueError:
@@ -76,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
         action = params.get("action", "")
         if action == "cancel" and "cancels" in params:
             action = "cancels"
-        sim.count_request(action or "?")
+        sim.count_request(action or "?", self._transport)
         fault = sim.draw_fault()
         if fault == "429":
             self._send(429, b"Too Many Requests", content_type="text/plain",

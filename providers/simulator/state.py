@@ -202,7 +202,7 @@ class PanelState:
         else:
             end = start + order.duration
         fate_end = end if order.fate != "Canceled" else start
-        if order.canceled_at is not None and order.canceled_at < fate_end:
+        if order.canceled_at is not None and order.canceled_at < fate_end and now >= order.canceled_at:
             delivered = self._delivered(order, order.canceled_at)
             remains = q - delivered
             return View("Partial" if delivered else "Canceled", remains, delivered, self._runs_done(order, now))
@@ -324,7 +324,7 @@ class PanelState:
                     return "Refill request already exists"
             fate = "Rejected" if self._rng.random() < self.config.refill_rejected_share else "Completed"
             refill = Request(self.next_id("refill"), order.key, order.order_id, now,
-                             now + self.config.refill_seconds * self._rng.uniform(0.5, 1.5), fate)
+                             now + self.config.refill_seconds, fate)
             self.refills[refill.request_id] = refill
             return refill
 
@@ -332,11 +332,10 @@ class PanelState:
         with self.lock:
             if not order.service.cancel:
                 return "Cancel is not available for this service"
-            view = self.view(order)
-            if view.status in FINAL:
-                return "Order is already finished"
-            if order.canceled_at is not None or any(c.order_id == order.order_id for c in self.cancels.values()):
+            if order.canceled_at is not None:
                 return "Cancellation request was sent earlier"
+            if self.view(order).status in FINAL:
+                return "Order is already finished"
             now = self.clock.now()
             cancel = Request(self.next_id("cancel"), order.key, order.order_id, now,
                              now + self.config.cancel_seconds, "Completed", kind="cancel")

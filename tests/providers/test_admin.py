@@ -200,3 +200,52 @@ def test_service_change_log_is_read_only(admin_client):
     assert listing.status_code == 200 and "rate" in listing.content.decode()
     assert add.status_code == 403 and delete.status_code == 403
     assert ServiceChange.objects.filter(pk=change.pk).exists()
+
+
+@pytest.fixture
+def simulator():  # TEMPORARY until tests/simulator_fixtures.py exists
+    from providers.simulator import Simulator
+    sim = Simulator(seed=7).start()
+    yield sim
+    sim.stop()
+
+
+def _provider_action(admin_client, action: str, providers):
+    return admin_client.post(
+        reverse("admin:providers_provider_changelist"),
+        {"action": action, ACTION_CHECKBOX_NAME: [p.pk for p in providers], "index": "0"},
+        follow=True,
+    )
+
+
+def test_test_connection_shows_the_balance_or_the_error_never_the_key(admin_client, simulator):
+    from providers.simulator import DEMO_KEY
+
+    simulator.add_key(SECRET, balance="42.5")
+    good = ProviderFactory(name="Good", api_url=simulator.url, api_key=SECRET)
+    bad = ProviderFactory(name="Bad", api_url=simulator.url, api_key=SECRET + "-wrong")
+    assert DEMO_KEY != SECRET
+
+    page = _provider_action(admin_client, "test_connection", [good, bad])
+
+    body = page.content.decode()
+    assert "Good: connected, balance 42.5" in body
+    assert "Bad: the upstream refused" in body
+    assert SECRET not in body
+    good.refresh_from_db()
+    assert good.upstream_balance == D("42.5")
+
+
+def test_sync_now_reports_what_changed(admin_client, simulator, settings):
+    from providers.simulator import DEMO_KEY
+
+    simulator.config.services_count = 60
+    provider = ProviderFactory(name="Sim", api_url=simulator.url, api_key=DEMO_KEY)
+
+    first = _provider_action(admin_client, "sync_now", [provider])
+    simulator.catalogue.remove("3")
+    second = _provider_action(admin_client, "sync_now", [provider])
+
+    assert "Sim: added 60, changed 0, deactivated 0" in first.content.decode()
+    assert "Sim: added 0, changed 0, deactivated 1" in second.content.decode()
+    assert Service.objects.filter(provider=provider).count() == 60

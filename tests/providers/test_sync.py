@@ -40,12 +40,17 @@ def simulator():  # TEMPORARY until tests/simulator_fixtures.py exists
 
 @pytest.fixture
 def sim(simulator):
-    simulator.config.services_count = 150
+    _resize(simulator, 150)
     return simulator
 
 
+def _resize(sim, count: int) -> None:
+    sim.config.services_count = count
+    sim.catalogue.resize(count)
+
+
 def _provider(sim, **fields) -> Provider:
-    return ProviderFactory(api_url=sim.url, api_key=DEMO_KEY, **fields)
+    return ProviderFactory(**({"api_url": sim.url, "api_key": DEMO_KEY} | fields))
 
 
 def test_first_sync_imports_every_service_with_its_sale_rate(sim):
@@ -254,18 +259,18 @@ def _churn(sim, *, step: int, tag: str) -> None:
 @pytest.mark.postgres  # SQLite caps parameters per statement, so there bulk writes go in size-dependent batches
 def test_sync_costs_the_same_number_of_queries_for_200_and_2000_services(simulator):
     # given the categories already known (a first sync created them)
-    simulator.config.services_count = 200
+    _resize(simulator, 200)
     services_sync(provider=_provider(simulator, name="warm-up"))
     small, large = _provider(simulator, name="small"), _provider(simulator, name="large")
 
     # when a first sync of 200 and of 2,000 services, then a re-sync of each after the upstream churned
     small_first = _sync_queries(small)
-    simulator.config.services_count = 2000
+    _resize(simulator, 2000)
     large_first = _sync_queries(large)
-    simulator.config.services_count = 200
+    _resize(simulator, 200)
     _churn(simulator, step=10, tag="small")
     small_again = _sync_queries(small)
-    simulator.config.services_count = 2000
+    _resize(simulator, 2000)
     _churn(simulator, step=10, tag="large")
     large_again = _sync_queries(large)
 

@@ -1,15 +1,31 @@
-"""Run the whole panel on one machine: web, Celery worker and beat, side by side; Ctrl-C stops all."""
+"""Run the whole panel on one machine: the demo upstream, web, Celery worker and beat; Ctrl-C stops all."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from providers.models import Provider
+from providers.simulator import DEMO_KEY
+
+DEMO_PROVIDER = "Demo provider"
+DEMO_MARKUP = "30"
+# Simulated seconds per real second: a demo order is pending a second or two and done in under a minute.
+DEMO_SPEED = 20
+DEMO_SERVICES = 300
+# Beat's poll period in the embedded setup, unless PANEL_POLL_SECONDS says otherwise.
+LOCAL_POLL_SECONDS = "10"
 
 
 def local_processes(*, host: str, port: int) -> list[tuple[str, list[str]]]:
@@ -24,14 +40,40 @@ def local_processes(*, host: str, port: int) -> list[tuple[str, list[str]]]:
     ]
 
 
+def simulator_process(*, port: int) -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_simulator", "--port", str(port),
+            "--speed", str(DEMO_SPEED), "--services-count", str(DEMO_SERVICES)]
+
+
+def simulator_answers(url: str, *, timeout: float = 1.0) -> bool:
+    body = urllib.parse.urlencode({"key": DEMO_KEY, "action": "balance"}).encode()
+    try:
+        with urllib.request.urlopen(url, data=body, timeout=timeout) as response:  # noqa: S310 - loopback only
+            return "balance" in json.loads(response.read() or b"{}")
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def demo_provider_ensure(*, url: str, stdout) -> None:
+    """Register the simulator as a provider once, then import its services; safe on every start."""
+    provider = Provider.objects.filter(name=DEMO_PROVIDER).first()
+    if provider is None:
+        call_command("add_provider", DEMO_PROVIDER, url, DEMO_KEY, "--markup", DEMO_MARKUP, stdout=stdout)
+    elif provider.api_url != url:
+        Provider.objects.filter(pk=provider.pk).update(api_url=url)
+    call_command("sync_services", "--provider", DEMO_PROVIDER, stdout=stdout)
+
+
 class Command(BaseCommand):
-    help = "Start web, worker and beat together on the embedded default; Ctrl-C stops them all."
+    help = "Start the demo upstream, web, worker and beat together on the embedded default; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--simulator-port", type=int, default=8001)
+        parser.add_argument("--no-demo", action="store_true", help="Do not start the upstream simulator.")
 
-    def handle(self, *args, host, port, **options):
+    def handle(self, *args, host, port, simulator_port, no_demo, **options):
         children: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -42,12 +84,19 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        for name, command in local_processes(host=host, port=port):
+        env.setdefault("PANEL_POLL_SECONDS", LOCAL_POLL_SECONDS)
+
+        def start(name: str, command: list[str]) -> None:
             # A new session per child: the terminal's Ctrl-C reaches only us, and we stop them in order.
             children[name] = subprocess.Popen(command, env=env, start_new_session=True)
             self.stdout.write(f"started {name} (pid {children[name].pid})")
-        self.stdout.write(f"Panel running at http://{host}:{port}/  (Ctrl-C stops everything)")
+
         try:
+            if not no_demo:
+                self._start_demo(start, children, port=simulator_port)
+            for name, command in local_processes(host=host, port=port):
+                start(name, command)
+            self.stdout.write(f"Panel running at http://{host}:{port}/  (Ctrl-C stops everything)")
             while not stopping:
                 for name, child in children.items():
                     if child.poll() is not None:
@@ -66,3 +115,19 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
             self.stdout.write("Stopped.")
+
+    def _start_demo(self, start, children, *, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/api/v2"
+        if simulator_answers(url):
+            self.stdout.write(f"An upstream simulator already answers at {url}; using it")
+        else:
+            start("simulator", simulator_process(port=port))
+            deadline = time.monotonic() + 30
+            while not simulator_answers(url):
+                if children["simulator"].poll() is not None or time.monotonic() > deadline:
+                    self.stderr.write(f"The upstream simulator did not start on port {port}; going on without it")
+                    children.pop("simulator", None)
+                    return
+                time.sleep(0.2)
+        demo_provider_ensure(url=url, stdout=self.stdout)
+        self.stdout.write(f"Demo provider ready: {DEMO_PROVIDER} at {url}")

@@ -9,8 +9,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts.models import Customer
-
 PAGE_SIZE = 50
 
 
@@ -23,7 +21,8 @@ def customer_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        customer = Customer.objects.filter(user=request.user).first()
+        # The middleware already loaded it for the time zone; the user object caches the relation.
+        customer = getattr(request.user, "customer", None)
         if customer is None or not customer.is_active:
             return render(request, "web/no_customer.html", status=403)
         request.customer = customer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,6 +14,7 @@ from orders import selectors
 from orders.models import Source, Status
 from orders.services import cancels_request, order_create, refills_request, service_for_order
 from orders.validation import OrderInputError, customer_rate
+from panel.templatetags.web_format import money
 from panel.web.forms import MassOrderForm, OrderForm
 from panel.web.mass import MassOrderTooLong, mass_order_place
 from panel.web.views.common import customer_required, paginate, query_without_page, safe_next
@@ -61,6 +63,9 @@ def order_new(request):
         service.customer_rate = customer_rate(service=service, discount_percent=customer.discount_percent)
         service.charge_mode = _charge_mode(service)
 
+    if service is None and category_id:
+        # Without JavaScript the category is chosen by submitting the picker; narrow the list server-side.
+        services = [s for s in services if str(s.category_id) == category_id]
     form = None
     if service is not None:
         form = OrderForm(request.POST if request.method == "POST" else None, service=service)
@@ -71,10 +76,11 @@ def order_new(request):
                 form.add_error(form.error_field(error.field), error.message)
             except InsufficientFunds as error:
                 form.add_error(None, _("Not enough funds on balance: this order costs %(needed)s, your balance is "
-                                       "%(available)s.") % {"needed": error.needed, "available": error.available})
+                                       "%(available)s.") % {"needed": money(error.needed),
+                                                             "available": money(error.available)})
             else:
                 messages.success(request, _("Order #%(id)s placed; %(charge)s charged.")
-                                 % {"id": order.pk, "charge": order.charge})
+                                 % {"id": order.pk, "charge": f"{money(order.charge)} {settings.PANEL_CURRENCY}"})
                 return redirect("orders")
     return render(request, "web/order_new.html", {
         "services": services, "categories": categories, "category_id": category_id,

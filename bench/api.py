@@ -1,0 +1,248 @@
+"""Throughput and latency of /api/v2 under gunicorn on PostgreSQL, against a trivial JSON view.
+
+`python -m bench.api` (or `python bench/api.py`). Creates and migrates the database panel_bench_api on
+the PostgreSQL server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432), seeds 2,000
+services and 100 orders, serves the panel with gunicorn on a free loopback port and loads it with
+`wrk` (Debian package `wrk`) at 16 connections: `status` with 100 ids, `add` (spread over 16
+customers), `services`, and the floor view (`PANEL_BENCH_FLOOR=1`, a trivial JSON answer) served by
+the same gunicorn, measured right before each endpoint. Each figure is also given as a ratio to the
+floor's. REDIS_URL, when set, is the cache (the rate limit's counters), as in
+production. Takes about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "panel_bench_api"
+SERVICES = 2_000
+STATUS_IDS = 100
+CONNECTIONS = 16
+DURATION_SECONDS = 4
+WARMUP_SECONDS = 1
+# Two processes keep both cores busy; threads let one process wait on PostgreSQL while another
+# request runs, and (unlike sync workers) keep connections alive as real clients do.
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 8
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = "postgres://postgres@127.0.0.1:5432/postgres"
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+
+
+def _create_database(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _seed() -> dict:
+    """Runs in a child process whose environment points Django at the bench database."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from decimal import Decimal
+
+    from accounts.services import customer_create
+    from orders.models import Order, Stage, Status
+    from providers.models import Category, Provider, Service
+
+    provider = Provider.objects.create(name="bench", api_url="http://127.0.0.1:9/api/v2", api_key="bench")
+    categories = [Category.objects.create(name=f"Category {i:02d}", sort_order=i) for i in range(20)]
+    Service.objects.bulk_create(
+        Service(provider=provider, upstream_service_id=str(i), name=f"Service {i} followers, high quality",
+                category=categories[i % len(categories)], upstream_rate=Decimal("0.9"),
+                rate=Decimal("1.2") + Decimal(i) / 1000, min=10, max=100_000, refill=i % 2 == 0,
+                cancel=i % 3 == 0, dripfeed=i % 5 == 0)
+        for i in range(SERVICES)
+    )
+    customer, key = customer_create(username="bench", balance="1000000")
+    # `add` is spread over several customers, as real traffic is: one customer's orders queue on its
+    # balance row lock by design, which would measure the lock rather than the endpoint.
+    add_keys = [customer_create(username=f"bench-add-{i}", balance="1000000")[1] for i in range(CONNECTIONS)]
+    service = Service.objects.order_by("id").first()
+    statuses = [Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED, Status.PARTIAL]
+    orders = Order.objects.bulk_create(
+        Order(customer=customer, service=service, provider=provider, link="https://example.com/p", quantity=1000,
+              rate=service.rate, charge=Decimal("1.2"), status=statuses[i % 4], stage=Stage.SENT,
+              upstream_id=str(i), start_count=100 + i, remains=i * 3)
+        for i in range(STATUS_IDS)
+    )
+    return {"key": key, "add_keys": add_keys, "order_ids": [o.pk for o in orders], "service_id": service.pk}
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def _wrk(url: str, bodies: list[str] | None, seconds: int) -> dict:
+    """wrk at CONNECTIONS connections; GET without bodies, else form POSTs cycling through `bodies`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if bodies:
+            script.write("local bodies = {" + ", ".join(json.dumps(b) for b in bodies) + "}\n")
+            script.write("local n = 0\n")
+            script.write('local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}\n')
+            script.write("request = function()\n  n = n + 1\n"
+                         '  return wrk.format("POST", nil, headers, bodies[(n % #bodies) + 1])\nend\n')
+    try:
+        out = subprocess.run(
+            ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--latency", "-s", script.name, url],
+            capture_output=True, text=True, check=True, timeout=seconds + 30,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    if set(latency) != {"50", "99"} or "Requests/sec" not in out:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)$", out, re.MULTILINE)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": round(_ms(latency["50"]), 3),
+        "p99_ms": round(_ms(latency["99"]), 3),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        **({"socket_errors": socket_errors.group(1)} if socket_errors else {}),
+    }
+
+
+def _post(url: str, body: str) -> object:
+    request = urllib.request.Request(url, data=body.encode(),
+                                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"the panel answers HTTP {exc.code} on {url}: it is up but broken") from exc
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start in time")
+
+
+def run() -> dict:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("the load generator `wrk` is missing: apt-get install -y wrk")
+    server_url = _server_url()
+    _create_database(server_url)
+    data_dir = tempfile.mkdtemp(prefix="panel-bench-api-")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "panel.settings",
+        "DATABASE_URL": f"{server_url}/{DATABASE}",
+        "SECRET_KEY": "bench-only",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DB_CONN_MAX_AGE": "600",
+        "PANEL_BENCH_FLOOR": "1",
+        "PANEL_DATA_DIR": data_dir,
+        # In-memory broker: `add` is measured without the broker's own write (the file transport's fsync,
+        # a Redis round trip), and no shared broker receives bench orders. BENCH_API_BROKER overrides it.
+        "CELERY_BROKER_URL": os.environ.get("BENCH_API_BROKER", "memory://"),
+        "API_RATE_LIMIT_PER_SECOND": "1000000000",
+        "API_RATE_LIMIT_BURST": "1000000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    seeded = subprocess.run([sys.executable, "-m", "bench.api", "--seed"], cwd=ROOT, env=env, check=True,
+                            capture_output=True, text=True)
+    seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "panel.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
+         str(GUNICORN_WORKERS), "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS),
+         "--log-level", "warning", "--keep-alive", "30"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_until_up(base + "/api/bench-floor", server)
+        key = seed["key"]
+        bodies = {
+            "status_100_ids": [urllib.parse.urlencode(
+                {"key": key, "action": "status", "orders": ",".join(map(str, seed["order_ids"]))})],
+            "add": [urllib.parse.urlencode({"key": add_key, "action": "add", "service": seed["service_id"],
+                                            "link": "https://example.com/p", "quantity": 1000})
+                    for add_key in seed["add_keys"]],
+            "services_2000": [urllib.parse.urlencode({"key": key, "action": "services"})],
+        }
+        # Every body is answered as intended before it is timed: errors are fast and would flatter.
+        checks = {name: _post(base + "/api/v2", body[0]) for name, body in bodies.items()}
+        assert len(checks["status_100_ids"]) == STATUS_IDS and "error" not in checks["status_100_ids"], checks
+        assert "order" in checks["add"], checks["add"]
+        assert len(checks["services_2000"]) == SERVICES, len(checks["services_2000"])
+
+        figures: dict[str, dict] = {}
+        _wrk(base + "/api/bench-floor", None, WARMUP_SECONDS)
+        for name, body in bodies.items():
+            # The floor is measured right before each endpoint, so a neighbour's load on the machine
+            # weighs on both sides of the ratio alike.
+            floor = _wrk(base + "/api/bench-floor", None, DURATION_SECONDS)
+            figures.setdefault("floor", floor)
+            _wrk(base + "/api/v2", body, WARMUP_SECONDS)
+            result = _wrk(base + "/api/v2", body, DURATION_SECONDS)
+            result["floor_rps_alongside"] = floor["requests_per_second"]
+            result["rps_vs_floor"] = round(result["requests_per_second"] / floor["requests_per_second"], 3)
+            result["p50_vs_floor"] = round(result["p50_ms"] / floor["p50_ms"], 2)
+            result["p99_vs_floor"] = round(result["p99_ms"] / floor["p99_ms"], 2)
+            figures[name] = result
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return {
+        "setup": {"connections": CONNECTIONS, "seconds_each": DURATION_SECONDS, "cpus": os.cpu_count(),
+                  "gunicorn": f"{GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads (gthread)",
+                  "cache": "redis" if os.environ.get("REDIS_URL") else "local memory",
+                  "broker": env["CELERY_BROKER_URL"]},
+        **figures,
+    }
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--seed"]:
+        print(json.dumps(_seed()))
+    else:
+        print(json.dumps(run(), indent=2))

@@ -1,0 +1,227 @@
+"""The order pipeline at scale: one poll cycle over 100,000 active orders at 3 simulated providers, and
+sending 2,000 orders to an upstream answering in 50 ms.
+
+Runs on the configured database (DATABASE_URL) and removes what it created. Orders are bulk-inserted with a
+zero charge, so the ledger stays consistent without a ledger row per order (the pipeline's queries are the
+same: refunds of Partial/Canceled orders find nothing to give back). `python -m bench.pipeline`.
+
+"Default worker settings" for sending: the worker as `make run` and docker compose start it, 4 concurrent
+task slots (`--concurrency=4`), each running `order_send_task` one order at a time; measured here with
+4 threads calling the task body.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+ACTIVE_ORDERS = 100_000
+PROVIDERS = 3
+SEND_ORDERS = 2_000
+SEND_LATENCY_MS = 50
+WORKER_CONCURRENCY = 4  # `--concurrency=4` in run_local and docker-compose.yml
+INSERT_BATCH = 5_000
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+class _QueryCounter:
+    """Counts SQL statements of this thread's connection, for per-batch figures."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+def _fixtures(tag: str, sims):
+    from accounts.services import customer_create
+    from providers.models import Category, Provider, Service
+
+    customer, _ = customer_create(username=f"bench-pipeline-{tag}")
+    category, _ = Category.objects.get_or_create(name=f"Bench pipeline {tag}")
+    services = []
+    for n, sim in enumerate(sims):
+        upstream = sim.catalogue.first_of_type("Default")
+        provider = Provider.objects.create(name=f"bench-pipeline-{tag}-{n}", api_url=sim.url, api_key="demo-key",
+                                           timeout_seconds=Decimal("30"))
+        services.append(Service.objects.create(
+            provider=provider, upstream_service_id=str(upstream.service_id), name=upstream.name, type="Default",
+            category=category, upstream_rate=upstream.rate, rate=Decimal("1.5"), min=upstream.min, max=upstream.max,
+        ))
+    return customer, category, services
+
+
+def _insert_active_orders(customer, services, sims, total: int) -> None:
+    """Orders already sent: upstream orders created in each simulator, ours bulk-inserted as stage sent."""
+    from orders.models import Order, Stage
+
+    for n, (service, sim) in enumerate(zip(services, sims, strict=True)):
+        per_provider = total // len(services) + (1 if n < total % len(services) else 0)
+        account = sim.state.accounts["demo-key"]
+        upstream_service = sim.catalogue.get(service.upstream_service_id)
+        quantity = service.min * 10
+        batch: list[Order] = []
+        for _ in range(per_provider):
+            upstream = sim.state.create_order(account=account, service=upstream_service, fields={"link": "x"},
+                                              quantity=quantity, charge=Decimal(0))
+            batch.append(Order(customer=customer, service=service, provider_id=service.provider_id,
+                               upstream_id=upstream.order_id, link="https://bench.test/p", quantity=quantity,
+                               rate=service.rate, charge=Decimal(0), stage=Stage.SENT))
+            if len(batch) == INSERT_BATCH:
+                Order.objects.bulk_create(batch)
+                batch = []
+        if batch:
+            Order.objects.bulk_create(batch)
+
+
+def _poll_cycle(services, sims) -> dict:
+    from django.db import connection, connections
+
+    from orders.pipeline import health, poll
+
+    per_batch: list[int] = []
+    lock = threading.Lock()
+    real_client_for = health.client_for
+
+    def counting_client(provider):
+        client = real_client_for(provider)
+        statuses = client.statuses
+        state = {"last": None}
+
+        def counted(ids):
+            counter = getattr(threading.current_thread(), "query_counter", None)
+            if counter is not None:
+                if state["last"] is not None:
+                    with lock:
+                        per_batch.append(counter.count - state["last"])
+                state["last"] = counter.count
+            return statuses(ids)
+
+        client.statuses = counted
+        return client
+
+    def poll_one(provider_id: int):
+        counter = _QueryCounter()
+        threading.current_thread().query_counter = counter
+        try:
+            with connection.execute_wrapper(counter):
+                return poll.provider_poll(provider_id=provider_id), counter.count
+        finally:
+            connections.close_all()
+
+    health.client_for = counting_client
+    try:
+        before = {id(sim): sim.request_counts["status"] for sim in sims}
+        started = time.perf_counter()
+        # One task per provider, as beat's dispatch queues them: providers are polled side by side.
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            results = list(pool.map(poll_one, [s.provider_id for s in services]))
+        seconds = time.perf_counter() - started
+    finally:
+        health.client_for = real_client_for
+    per_provider = []
+    for (summary, queries), sim in zip(results, sims, strict=True):
+        requests = sim.request_counts["status"] - before[id(sim)]
+        per_provider.append({"orders": summary.orders, "status_requests": requests,
+                             "expected_requests": math.ceil(summary.orders / 100), "batches": summary.batches,
+                             "final": summary.final, "queries": queries})
+    return {"seconds": round(seconds, 2), "orders_per_second": round(sum(p["orders"] for p in per_provider) / seconds),
+            "providers": per_provider,
+            "queries_per_batch": {"min": min(per_batch), "max": max(per_batch)} if per_batch else None}
+
+
+def _send(customer, category, tag: str) -> dict:
+    from django.db import connections
+
+    from orders.models import Order, Stage
+    from orders.tasks import order_send_task
+    from providers.models import Provider, Service
+    from providers.simulator import Simulator
+
+    sim = Simulator(speed=0, seed=5, services_count=50, latency_ms=SEND_LATENCY_MS).start()
+    try:
+        upstream = sim.catalogue.first_of_type("Default")
+        provider = Provider.objects.create(name=f"bench-pipeline-{tag}-send", api_url=sim.url, api_key="demo-key")
+        service = Service.objects.create(
+            provider=provider, upstream_service_id=str(upstream.service_id), name=upstream.name, type="Default",
+            category=category, upstream_rate=upstream.rate, rate=Decimal("1.5"), min=upstream.min, max=upstream.max)
+        orders = Order.objects.bulk_create(
+            Order(customer=customer, service=service, provider=provider, link="https://bench.test/s",
+                  quantity=service.min, rate=service.rate, charge=Decimal(0), stage=Stage.PAID)
+            for _ in range(SEND_ORDERS))
+        ids = [o.pk for o in orders]
+
+        def send(order_id):
+            try:
+                return order_send_task(order_id)
+            finally:
+                connections.close_all()
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=WORKER_CONCURRENCY) as pool:
+            outcomes = list(pool.map(send, ids))
+        seconds = time.perf_counter() - started
+        return {"orders": len(ids), "latency_ms": SEND_LATENCY_MS, "worker_slots": WORKER_CONCURRENCY,
+                "seconds": round(seconds, 2), "orders_per_second": round(len(ids) / seconds, 1),
+                "sent": outcomes.count("sent"), "upstream_orders": len(sim.accepted_adds)}
+    finally:
+        sim.stop()
+
+
+def run() -> dict:
+    _setup()
+    from django.db import connection
+
+    from accounts.models import Customer
+    from orders.models import Order
+    from providers.models import Category, Provider
+    from providers.simulator import Simulator
+
+    tag = uuid.uuid4().hex[:8]
+    sims = [Simulator(speed=0, seed=20 + n, services_count=50).start() for n in range(PROVIDERS)]
+    customer = category = None
+    try:
+        customer, category, services = _fixtures(tag, sims)
+        started = time.perf_counter()
+        _insert_active_orders(customer, services, sims, ACTIVE_ORDERS)
+        insert_seconds = time.perf_counter() - started
+        for sim in sims:
+            sim.advance(400)  # a realistic mix: pending, in progress, some finished
+        poll_figures = _poll_cycle(services, sims)
+        send_figures = _send(customer, category, tag)
+    finally:
+        for sim in sims:
+            sim.stop()
+        if customer is not None:
+            Order.objects.filter(customer=customer).delete()
+            for provider in Provider.objects.filter(name__startswith=f"bench-pipeline-{tag}"):
+                provider.services.all().delete()
+                provider.delete()
+            Category.objects.filter(pk=category.pk).delete()
+            user = customer.user
+            Customer.objects.filter(pk=customer.pk).delete()
+            user.delete()
+    return {"database": connection.vendor, "active_orders": ACTIVE_ORDERS, "providers": PROVIDERS,
+            "bulk_insert_seconds": round(insert_seconds, 1), "poll_cycle": poll_figures, "send": send_figures}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2, default=str))

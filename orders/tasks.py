@@ -1,0 +1,87 @@
+"""Thin Celery tasks over orders.pipeline. Each takes ids and is safe to run twice.
+
+Queues: "send" for anything that may call `add`, "poll" for the rest (panel/settings.py routes them),
+so a slow upstream's polling never delays sending.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orders.pipeline import health, poll, requests, send, settle
+
+# Per-provider jobs that beat fans out (one task per ready provider, so providers are polled in parallel
+# and one provider's orders by one task at a time in the normal course).
+PROVIDER_JOBS = ("orders_poll", "refills_send", "refills_poll", "cancels_send", "cancels_poll", "balance_check")
+
+
+@shared_task(acks_late=False)  # early ack on purpose: upstream `add` is not idempotent
+def order_send_task(order_id: int) -> str:
+    return send.order_send(order_id=order_id)
+
+
+@shared_task
+def orders_send_sweep_task() -> dict:
+    """Stale "sending" claims -> unknown; due paid orders nobody took (retries, lost messages) -> queued."""
+    stale = send.orders_sweep_stale_sending()
+    due = send.orders_due_for_sending(grace_seconds=send.conf.send_grace_seconds(), limit=5000)
+    for order_id in due:
+        order_send_task.delay(order_id)
+    return {"stale_to_unknown": stale, "queued": len(due)}
+
+
+@shared_task(acks_late=True)
+def provider_orders_poll_task(provider_id: int) -> dict:
+    summary = poll.provider_poll(provider_id=provider_id)
+    return {"batches": summary.batches, "orders": summary.orders, "final": summary.final}
+
+
+@shared_task(acks_late=True)
+def provider_refills_send_task(provider_id: int) -> int:
+    return requests.refills_send(provider_id=provider_id).sent
+
+
+@shared_task(acks_late=True)
+def provider_refills_poll_task(provider_id: int) -> int:
+    return requests.refills_poll(provider_id=provider_id).updated
+
+
+@shared_task(acks_late=True)
+def provider_cancels_send_task(provider_id: int) -> int:
+    return requests.cancels_send(provider_id=provider_id).sent
+
+
+@shared_task(acks_late=True)
+def provider_cancels_poll_task(provider_id: int) -> int:
+    return requests.cancels_poll(provider_id=provider_id).updated
+
+
+@shared_task(acks_late=True)
+def provider_balance_check_task(provider_id: int) -> str | None:
+    balance = health.provider_balance_check(provider_id=provider_id)
+    return str(balance.amount) if balance else None
+
+
+@shared_task(acks_late=True)
+def orders_settle_pending_task() -> int:
+    return settle.orders_settle_pending()
+
+
+_JOB_TASKS = {
+    "orders_poll": provider_orders_poll_task,
+    "refills_send": provider_refills_send_task,
+    "refills_poll": provider_refills_poll_task,
+    "cancels_send": provider_cancels_send_task,
+    "cancels_poll": provider_cancels_poll_task,
+    "balance_check": provider_balance_check_task,
+}
+
+
+@shared_task
+def providers_dispatch_task(job: str) -> int:
+    """Beat's entry point: queue `job` once per ready provider."""
+    task = _JOB_TASKS[job]
+    ids = list(health.providers_ready().values_list("id", flat=True))
+    for provider_id in ids:
+        task.delay(provider_id)
+    return len(ids)
