@@ -21,9 +21,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-ACTIVE_ORDERS = 100_000
+ACTIVE_ORDERS = int(os.environ.get("BENCH_PIPELINE_ORDERS", "100000"))
 PROVIDERS = 3
-SEND_ORDERS = 2_000
+SEND_ORDERS = int(os.environ.get("BENCH_PIPELINE_SEND_ORDERS", "2000"))
 SEND_LATENCY_MS = 50
 WORKER_CONCURRENCY = 4  # `--concurrency=4` in run_local and docker-compose.yml
 INSERT_BATCH = 5_000

@@ -35,7 +35,9 @@ def _measure(provider) -> dict:
         started = time.perf_counter()
         result = services_sync(provider=provider)
         seconds = time.perf_counter() - started
-    return {"seconds": round(seconds, 3), "queries": len(queries), "added": result.added, "changed": result.changed,
+    db_seconds = sum(float(query["time"]) for query in queries.captured_queries)
+    return {"seconds": round(seconds, 3), "db_seconds": round(db_seconds, 3), "queries": len(queries),
+            "added": result.added, "changed": result.changed,
             "deactivated": result.deactivated, "unchanged": result.unchanged}
 
 

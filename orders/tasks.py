@@ -15,12 +15,18 @@ from orders.pipeline import health, poll, requests, send, settle
 PROVIDER_JOBS = ("orders_poll", "refills_send", "refills_poll", "cancels_send", "cancels_poll", "balance_check")
 
 
-@shared_task(acks_late=False)  # early ack on purpose: upstream `add` is not idempotent
+# Limits: a send is one `add` call (the client's timeout, 30 s by default); a provider's poll walks all its
+# active orders in batches, each committed on its own, so a poll cut short loses nothing.
+SEND_LIMITS = {"soft_time_limit": 90, "time_limit": 120}
+POLL_LIMITS = {"soft_time_limit": 900, "time_limit": 960}
+
+
+@shared_task(acks_late=False, **SEND_LIMITS)  # early ack on purpose: upstream `add` is not idempotent
 def order_send_task(order_id: int) -> str:
     return send.order_send(order_id=order_id)
 
 
-@shared_task
+@shared_task(**POLL_LIMITS)
 def orders_send_sweep_task() -> dict:
     """Stale "sending" claims -> unknown; due paid orders nobody took (retries, lost messages) -> queued."""
     stale = send.orders_sweep_stale_sending()
@@ -30,39 +36,39 @@ def orders_send_sweep_task() -> dict:
     return {"stale_to_unknown": stale, "queued": len(due)}
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **POLL_LIMITS)
 def provider_orders_poll_task(provider_id: int) -> dict:
     summary = poll.provider_poll(provider_id=provider_id)
     return {"batches": summary.batches, "orders": summary.orders, "final": summary.final}
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=False, **POLL_LIMITS)  # early ack: a refill or cancel upstream is not idempotent
 def provider_refills_send_task(provider_id: int) -> int:
     return requests.refills_send(provider_id=provider_id).sent
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **POLL_LIMITS)
 def provider_refills_poll_task(provider_id: int) -> int:
     return requests.refills_poll(provider_id=provider_id).updated
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=False, **POLL_LIMITS)  # early ack: a refill or cancel upstream is not idempotent
 def provider_cancels_send_task(provider_id: int) -> int:
     return requests.cancels_send(provider_id=provider_id).sent
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **POLL_LIMITS)
 def provider_cancels_poll_task(provider_id: int) -> int:
     return requests.cancels_poll(provider_id=provider_id).updated
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **POLL_LIMITS)
 def provider_balance_check_task(provider_id: int) -> str | None:
     balance = health.provider_balance_check(provider_id=provider_id)
     return str(balance.amount) if balance else None
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **POLL_LIMITS)
 def orders_settle_pending_task() -> int:
     return settle.orders_settle_pending()
 

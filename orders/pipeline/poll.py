@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage
 from orders.pipeline import conf, health
+from orders.pipeline.bulk import bulk_update_rows
 from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
 from orders.subscriptions import subscription_charge_posts
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
@@ -139,7 +140,7 @@ def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now
             if order.stage == Stage.FINAL:
                 applied.final_ids.append(order.pk)
         if changed:
-            Order.objects.bulk_update(changed, _APPLIED_FIELDS)
+            bulk_update_rows(changed, _APPLIED_FIELDS)
         if history:
             OrderStatusChange.objects.bulk_create(history)
     applied.changed = len(changed)

@@ -5,8 +5,14 @@
     sim.url                          # http://127.0.0.1:PORT/api/v2
     sim.add_key("k", balance=50)
     sim.config.html_502_share = 0.5  # faults and quirks: see SimConfig
-    sim.request_counts["status"], sim.accepted_adds
+    sim.request_counts["status"], sim.accepted_adds, sim.transports, sim.connections
+    sim.advance(600)                 # move simulated time; speed=0 makes time move only this way
+    sim.force(order_id, status="Partial", remains=157)
+    sim.catalogue.first_of_type("Default", dripfeed=True), .set_rate(id, rate), .remove(id), .add(...)
     sim.stop()
+
+Orders progress lazily from the simulated clock: Pending → In progress → Completed, or Partial/Canceled
+for shares set in `sim.config`; refunds and per-post subscription charges land on the key's balance.
 """
 
 from __future__ import annotations

@@ -9,10 +9,17 @@ import pytest
 from django.core.management import call_command
 
 from orders.models import Order
-from providers.client import ProviderClient
+from providers.client import ProviderClient, close_sessions
 from providers.models import Provider, Service
 from providers.services import provider_create, services_sync
 from tests.factories import CustomerFactory, ServiceFactory
+
+
+@pytest.fixture(autouse=True)
+def _close_upstream_sessions():
+    # Pooled keep-alive connections must not outlive the live server they point at.
+    yield
+    close_sessions()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
+import pytest
 from django.core.management import call_command
 
 from orders.models import Order, Stage
@@ -43,3 +45,10 @@ def cycle_until(simulator, order_ids, *, stage: str = Stage.FINAL, step: float =
 
 def ledger_ok() -> None:
     call_command("check_ledger")
+
+
+@pytest.fixture(autouse=True)
+def ledger_checked_after(db):
+    """Import into a test module: after every test there, the money invariants still hold."""
+    yield
+    call_command("check_ledger", stdout=io.StringIO())

@@ -12,7 +12,13 @@ from accounts.money import price_for
 from orders.models import Order, OrderStatusChange, Stage, Status
 from providers import ordertypes as ot
 from tests.factories import CustomerFactory
-from tests.orders.pipeline_support import cycle_until, ledger_ok, place, sim_service
+from tests.orders.pipeline_support import (
+    cycle_until,
+    ledger_checked_after,  # noqa: F401 - autouse
+    ledger_ok,
+    place,
+    sim_service,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,12 @@ from providers import ordertypes as ot
 from providers.client import ItemError, OrderStatus
 from providers.models import Provider
 from tests.factories import CustomerFactory
-from tests.orders.pipeline_support import ledger_ok, place, sim_service
+from tests.orders.pipeline_support import (
+    ledger_checked_after,  # noqa: F401 - autouse
+    ledger_ok,
+    place,
+    sim_service,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,12 @@ from orders.pipeline.settle import orders_settle
 from providers import ordertypes as ot
 from providers.client import OrderStatus
 from tests.factories import CustomerFactory
-from tests.orders.pipeline_support import ledger_ok, place, sim_service
+from tests.orders.pipeline_support import (
+    ledger_checked_after,  # noqa: F401 - autouse
+    ledger_ok,
+    place,
+    sim_service,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,13 @@ from orders.pipeline.cycle import pipeline_cycle
 from orders.services import cancels_request, refills_request
 from providers import ordertypes as ot
 from tests.factories import CustomerFactory
-from tests.orders.pipeline_support import cycle_until, ledger_ok, place, sim_service
+from tests.orders.pipeline_support import (
+    cycle_until,
+    ledger_checked_after,  # noqa: F401 - autouse
+    ledger_ok,
+    place,
+    sim_service,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,11 @@ from orders.models import Order, Stage
 from panel.celery import app
 from providers import ordertypes as ot
 from tests.factories import CustomerFactory
-from tests.orders.pipeline_support import place, sim_service
+from tests.orders.pipeline_support import (
+    ledger_checked_after,  # noqa: F401 - autouse
+    place,
+    sim_service,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -202,14 +202,6 @@ def test_service_change_log_is_read_only(admin_client):
     assert ServiceChange.objects.filter(pk=change.pk).exists()
 
 
-@pytest.fixture
-def simulator():  # TEMPORARY until tests/simulator_fixtures.py exists
-    from providers.simulator import Simulator
-    sim = Simulator(seed=7).start()
-    yield sim
-    sim.stop()
-
-
 def _provider_action(admin_client, action: str, providers):
     return admin_client.post(
         reverse("admin:providers_provider_changelist"),
@@ -249,3 +241,18 @@ def test_sync_now_reports_what_changed(admin_client, simulator, settings):
     assert "Sim: added 60, changed 0, deactivated 0" in first.content.decode()
     assert "Sim: added 0, changed 0, deactivated 1" in second.content.decode()
     assert Service.objects.filter(provider=provider).count() == 60
+
+
+def test_service_change_form_reprices_on_a_fixed_price_and_refuses_a_negative_markup(admin_client):
+    service = ServiceFactory(upstream_rate=D("1"), rate=D("1.3"))
+    url = reverse("admin:providers_service_change", args=[service.pk])
+    form = {"category": str(service.category_id), "markup_percent": "", "fixed_rate": "4.5", "is_active": "on"}
+
+    refused = admin_client.post(url, form | {"markup_percent": "-10"})
+    saved = admin_client.post(url, form)
+
+    assert refused.status_code == 200 and "between 0 and" in refused.content.decode()
+    assert saved.status_code == 302
+    service.refresh_from_db()
+    assert (service.fixed_rate, service.rate, service.markup_percent) == (D("4.5"), D("4.5"), None)
+    assert admin_client.get(url).status_code == 200

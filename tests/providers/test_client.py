@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 import pytest
@@ -243,3 +244,19 @@ def test_order_status_words(word, expected):
 ])
 def test_request_status_words(word, expected):
     assert normalize_request_status(word) == expected
+
+
+def test_one_info_line_per_request_without_the_key(simulator, simulator_provider, caplog):
+    # given
+    caplog.set_level(logging.INFO, logger="providers.client")
+
+    # when
+    client_for(simulator_provider).statuses([str(n) for n in range(150)])
+
+    # then
+    lines = [r.getMessage() for r in caplog.records if r.name == "providers.client"]
+    assert len(lines) == 2
+    assert f"provider={simulator_provider.name}" in lines[0]
+    assert "upstream status" in lines[0] and "ids=100" in lines[0] and "ids=50" in lines[1]
+    assert all("ms" in line for line in lines)
+    assert simulator_provider.api_key not in caplog.text

@@ -15,14 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def simulator():  # TEMPORARY until tests/simulator_fixtures.py exists
-    from providers.simulator import Simulator
-    sim = Simulator(seed=7).start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
 def sim(simulator):
     simulator.config.services_count = 120
     simulator.catalogue.resize(120)

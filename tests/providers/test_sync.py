@@ -31,14 +31,6 @@ def _pricing(settings):
 
 
 @pytest.fixture
-def simulator():  # TEMPORARY until tests/simulator_fixtures.py exists
-    from providers.simulator import Simulator
-    sim = Simulator(seed=7).start()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
 def sim(simulator):
     _resize(simulator, 150)
     return simulator
@@ -268,10 +260,10 @@ def test_sync_costs_the_same_number_of_queries_for_200_and_2000_services(simulat
     _resize(simulator, 2000)
     large_first = _sync_queries(large)
     _resize(simulator, 200)
-    _churn(simulator, step=10, tag="small")
+    _churn(simulator, step=40, tag="small")
     small_again = _sync_queries(small)
     _resize(simulator, 2000)
-    _churn(simulator, step=10, tag="large")
+    _churn(simulator, step=40, tag="large")
     large_again = _sync_queries(large)
 
     # then

@@ -394,9 +394,12 @@ def test_payment_request_errors(customer_client, customer, data, field):
 def test_transactions_show_charges_and_refunds(customer_client, customer, default_service, make_order):
     order = make_order(customer=customer, service=default_service, quantity="1000")
     balance_refund(order_id=order.pk, amount=Decimal("0.5"), cause=LedgerEntry.Cause.PARTIAL)
-    page = customer_client.get(reverse("transactions")).context["page"]
+    response = customer_client.get(reverse("transactions"))
+    page = response.context["page"]
     assert [(e.kind, e.amount) for e in page.object_list] == [
         ("refund", Decimal("0.5")), ("charge", Decimal("-2")), ("deposit", Decimal("100"))]
+    html = response.content.decode()
+    assert f"Order #{order.pk}" in html and "Partial" in html and "+0.50" in html and "-2.00" in html
 
 
 # --- API key ---------------------------------------------------------------------------------
@@ -477,3 +480,12 @@ def test_switching_to_indonesian(customer_client):
     assert "Pesanan baru" in html and "Saldo" in html  # "New order", "Balance"
     customer_client.post(reverse("set_language"), {"language": "en", "next": reverse("dashboard")})
     assert "New order" in customer_client.get(reverse("dashboard")).content.decode()
+
+
+def test_order_page_without_javascript_narrows_services_by_category(customer_client, default_service):
+    other = ServiceFactory(name="YouTube Views")
+    everything = customer_client.get(reverse("order_new")).context["services"]
+    narrowed = customer_client.get(reverse("order_new"), {"category": default_service.category_id}).context
+    assert {s.pk for s in everything} == {default_service.pk, other.pk}
+    assert [s.pk for s in narrowed["services"]] == [default_service.pk]
+    assert narrowed["form"] is None

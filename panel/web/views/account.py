@@ -85,6 +85,9 @@ def funds(request):
 def transactions(request):
     entries = LedgerEntry.objects.filter(customer=request.customer).order_by("-id")
     page = paginate(request, entries)
+    causes = dict(LedgerEntry.Cause.choices)
+    for entry in page.object_list:
+        entry.cause_label = causes.get(entry.cause, entry.cause)
     return render(request, "web/transactions.html", {"page": page, "query": query_without_page(request),
                                                      "customer": request.customer})
 
