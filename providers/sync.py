@@ -117,7 +117,10 @@ def services_sync(*, provider: Provider) -> SyncResult:
     result = SyncResult()
     entries: dict[str, _Entry] = {}
     for item in catalogue:
-        cleaned = _clean(item)
+        try:
+            cleaned = _clean(item)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            cleaned = f"unreadable entry ({exc})"
         if isinstance(cleaned, str):
             result.skipped += 1
             result.changes.append(f"skipped upstream service {item.service_id}: {cleaned}")

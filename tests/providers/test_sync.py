@@ -208,6 +208,22 @@ def test_an_empty_catalogue_deactivates_nothing(sim):
     assert Service.objects.filter(provider=provider, is_active=True).count() == 150
 
 
+def test_nonsense_entries_are_skipped_and_leave_their_service_alone(sim):
+    provider = _provider(sim)
+    services_sync(provider=provider)
+    before = Service.objects.get(provider=provider, upstream_service_id="9")
+
+    # when the upstream lists one known service and one new one with max below min
+    sim.catalogue.update("9", min=500, max=100)
+    sim.catalogue.add(name="Broken", category="Broken", rate="1", min=50, max=5)
+    result = services_sync(provider=provider)
+
+    after = Service.objects.get(provider=provider, upstream_service_id="9")
+    assert (result.skipped, result.added, result.deactivated, result.changed) == (2, 0, 0, 0)
+    assert (after.min, after.max, after.is_active) == (before.min, before.max, True)
+    assert not Service.objects.filter(name="Broken").exists()
+
+
 def test_new_services_wait_for_review_when_the_provider_says_so(sim):
     provider = _provider(sim, import_new_active=False)
 
