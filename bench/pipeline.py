@@ -3,7 +3,9 @@ sending 2,000 orders to an upstream answering in 50 ms.
 
 Runs on the configured database (DATABASE_URL) and removes what it created. Orders are bulk-inserted with a
 zero charge, so the ledger stays consistent without a ledger row per order (the pipeline's queries are the
-same: refunds of Partial/Canceled orders find nothing to give back). `python -m bench.pipeline`.
+same: refunds of Partial/Canceled orders find nothing to give back). The simulators run in their own
+processes, as an upstream would be another machine. `python -m bench.pipeline`; BENCH_PIPELINE_ORDERS and
+BENCH_PIPELINE_SEND_ORDERS shrink it for a quick look.
 
 "Default worker settings" for sending: the worker as `make run` and docker compose start it, 4 concurrent
 task slots (`--concurrency=4`), each running `order_send_task` one order at a time; measured here with
@@ -51,7 +53,59 @@ class _QueryCounter:
         return execute(sql, params, many, context)
 
 
-def _fixtures(tag: str, sims):
+def _simulator_main(conn, seed: int, orders: int, latency_ms: int) -> None:
+    """A simulator in its own process (an upstream is another machine; here it must not share our GIL)."""
+    from providers.simulator import DEMO_KEY, Simulator
+
+    sim = Simulator(speed=0, seed=seed, services_count=50, latency_ms=latency_ms).start()
+    service = sim.catalogue.first_of_type("Default")
+    account = sim.state.accounts[DEMO_KEY]
+    quantity = service.min * 10
+    ids = [sim.state.create_order(account=account, service=service, fields={"link": "x"}, quantity=quantity,
+                                  charge=Decimal(0)).order_id for _ in range(orders)]
+    conn.send({"url": sim.url, "service": service, "ids": ids, "quantity": quantity})
+    while True:
+        command, arg = conn.recv()
+        if command == "advance":
+            sim.advance(arg)
+            conn.send(None)
+        elif command == "counts":
+            conn.send(dict(sim.request_counts))
+        elif command == "accepted_adds":
+            conn.send(len(sim.accepted_adds))
+        else:
+            sim.stop()
+            conn.send(None)
+            return
+
+
+class SimulatorProcess:
+    def __init__(self, *, seed: int, orders: int = 0, latency_ms: int = 0) -> None:
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()  # the child must not share our database socket
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_simulator_main, args=(child, seed, orders, latency_ms),
+                                        daemon=True)
+        self._process.start()
+        ready = self._conn.recv()
+        self.url, self.upstream_service, self.upstream_ids = ready["url"], ready["service"], ready["ids"]
+        self.quantity = ready["quantity"]
+
+    def call(self, command: str, arg=None):
+        self._conn.send((command, arg))
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self.call("stop")
+        self._process.join(timeout=10)
+
+
+def _fixtures(tag: str, sims: list[SimulatorProcess]):
     from accounts.services import customer_create
     from providers.models import Category, Provider, Service
 
@@ -59,7 +113,7 @@ def _fixtures(tag: str, sims):
     category, _ = Category.objects.get_or_create(name=f"Bench pipeline {tag}")
     services = []
     for n, sim in enumerate(sims):
-        upstream = sim.catalogue.first_of_type("Default")
+        upstream = sim.upstream_service
         provider = Provider.objects.create(name=f"bench-pipeline-{tag}-{n}", api_url=sim.url, api_key="demo-key",
                                            timeout_seconds=Decimal("30"))
         services.append(Service.objects.create(
@@ -69,27 +123,15 @@ def _fixtures(tag: str, sims):
     return customer, category, services
 
 
-def _insert_active_orders(customer, services, sims, total: int) -> None:
-    """Orders already sent: upstream orders created in each simulator, ours bulk-inserted as stage sent."""
+def _insert_active_orders(customer, services, sims: list[SimulatorProcess]) -> None:
+    """Orders already sent: the simulators hold the upstream orders; ours are bulk-inserted as stage sent."""
     from orders.models import Order, Stage
 
-    for n, (service, sim) in enumerate(zip(services, sims, strict=True)):
-        per_provider = total // len(services) + (1 if n < total % len(services) else 0)
-        account = sim.state.accounts["demo-key"]
-        upstream_service = sim.catalogue.get(service.upstream_service_id)
-        quantity = service.min * 10
-        batch: list[Order] = []
-        for _ in range(per_provider):
-            upstream = sim.state.create_order(account=account, service=upstream_service, fields={"link": "x"},
-                                              quantity=quantity, charge=Decimal(0))
-            batch.append(Order(customer=customer, service=service, provider_id=service.provider_id,
-                               upstream_id=upstream.order_id, link="https://bench.test/p", quantity=quantity,
-                               rate=service.rate, charge=Decimal(0), stage=Stage.SENT))
-            if len(batch) == INSERT_BATCH:
-                Order.objects.bulk_create(batch)
-                batch = []
-        if batch:
-            Order.objects.bulk_create(batch)
+    for service, sim in zip(services, sims, strict=True):
+        rows = (Order(customer=customer, service=service, provider_id=service.provider_id, upstream_id=upstream_id,
+                      link="https://bench.test/p", quantity=sim.quantity, rate=service.rate, charge=Decimal(0),
+                      stage=Stage.SENT) for upstream_id in sim.upstream_ids)
+        Order.objects.bulk_create(rows, batch_size=INSERT_BATCH)
 
 
 def _poll_cycle(services, sims) -> dict:
@@ -129,7 +171,7 @@ def _poll_cycle(services, sims) -> dict:
 
     health.client_for = counting_client
     try:
-        before = {id(sim): sim.request_counts["status"] for sim in sims}
+        before = {id(sim): sim.call("counts").get("status", 0) for sim in sims}
         started = time.perf_counter()
         # One task per provider, as beat's dispatch queues them: providers are polled side by side.
         with ThreadPoolExecutor(max_workers=len(services)) as pool:
@@ -139,7 +181,7 @@ def _poll_cycle(services, sims) -> dict:
         health.client_for = real_client_for
     per_provider = []
     for (summary, queries), sim in zip(results, sims, strict=True):
-        requests = sim.request_counts["status"] - before[id(sim)]
+        requests = sim.call("counts").get("status", 0) - before[id(sim)]
         per_provider.append({"orders": summary.orders, "status_requests": requests,
                              "expected_requests": math.ceil(summary.orders / 100), "batches": summary.batches,
                              "final": summary.final, "queries": queries})
@@ -154,11 +196,10 @@ def _send(customer, category, tag: str) -> dict:
     from orders.models import Order, Stage
     from orders.tasks import order_send_task
     from providers.models import Provider, Service
-    from providers.simulator import Simulator
 
-    sim = Simulator(speed=0, seed=5, services_count=50, latency_ms=SEND_LATENCY_MS).start()
+    sim = SimulatorProcess(seed=5, latency_ms=SEND_LATENCY_MS)
     try:
-        upstream = sim.catalogue.first_of_type("Default")
+        upstream = sim.upstream_service
         provider = Provider.objects.create(name=f"bench-pipeline-{tag}-send", api_url=sim.url, api_key="demo-key")
         service = Service.objects.create(
             provider=provider, upstream_service_id=str(upstream.service_id), name=upstream.name, type="Default",
@@ -181,7 +222,7 @@ def _send(customer, category, tag: str) -> dict:
         seconds = time.perf_counter() - started
         return {"orders": len(ids), "latency_ms": SEND_LATENCY_MS, "worker_slots": WORKER_CONCURRENCY,
                 "seconds": round(seconds, 2), "orders_per_second": round(len(ids) / seconds, 1),
-                "sent": outcomes.count("sent"), "upstream_orders": len(sim.accepted_adds)}
+                "sent": outcomes.count("sent"), "upstream_orders": sim.call("accepted_adds")}
     finally:
         sim.stop()
 
@@ -193,18 +234,20 @@ def run() -> dict:
     from accounts.models import Customer
     from orders.models import Order
     from providers.models import Category, Provider
-    from providers.simulator import Simulator
 
     tag = uuid.uuid4().hex[:8]
-    sims = [Simulator(speed=0, seed=20 + n, services_count=50).start() for n in range(PROVIDERS)]
+    sims: list[SimulatorProcess] = []
     customer = category = None
     try:
-        customer, category, services = _fixtures(tag, sims)
         started = time.perf_counter()
-        _insert_active_orders(customer, services, sims, ACTIVE_ORDERS)
-        insert_seconds = time.perf_counter() - started
+        for n in range(PROVIDERS):
+            share = ACTIVE_ORDERS // PROVIDERS + (1 if n < ACTIVE_ORDERS % PROVIDERS else 0)
+            sims.append(SimulatorProcess(seed=20 + n, orders=share))
+        customer, category, services = _fixtures(tag, sims)
+        _insert_active_orders(customer, services, sims)
+        setup_seconds = time.perf_counter() - started
         for sim in sims:
-            sim.advance(400)  # a realistic mix: pending, in progress, some finished
+            sim.call("advance", 400)  # a realistic mix: pending, in progress, some finished
         poll_figures = _poll_cycle(services, sims)
         send_figures = _send(customer, category, tag)
     finally:
@@ -220,7 +263,7 @@ def run() -> dict:
             Customer.objects.filter(pk=customer.pk).delete()
             user.delete()
     return {"database": connection.vendor, "active_orders": ACTIVE_ORDERS, "providers": PROVIDERS,
-            "bulk_insert_seconds": round(insert_seconds, 1), "poll_cycle": poll_figures, "send": send_figures}
+            "setup_seconds": round(setup_seconds, 1), "poll_cycle": poll_figures, "send": send_figures}
 
 
 if __name__ == "__main__":

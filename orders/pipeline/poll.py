@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage
+from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage, Status
 from orders.pipeline import conf, health
 from orders.pipeline.bulk import bulk_update_rows
 from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
@@ -97,6 +97,9 @@ def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> 
         order.finished_at = now
         if result.status not in REFUND_STATUSES and not is_subscription(order):
             order.settled_at = now  # nothing owed
+        if result.status == Status.PARTIAL and result.remains is None:
+            # No count of what was not delivered: refunding a guess could give too much or too little.
+            order.attention = "Partial without a remains count from the provider: nothing refunded automatically"
         changed = True
     history = None
     if progress_changed:

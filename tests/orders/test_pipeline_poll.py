@@ -101,6 +101,15 @@ def test_incorrect_id_three_polls_in_a_row_needs_attention(simulator, simulator_
     assert "Incorrect order ID" in order.attention and order.stage == Stage.SENT and order.refunded == 0
 
 
+def test_partial_without_remains_is_final_unrefunded_and_needs_attention(simulator, simulator_provider):
+    (order,) = _sent_orders(simulator, simulator_provider, 1)
+    applied = poll.orders_apply_statuses(results={order.pk: OrderStatus(status="Partial", raw_status="Partial")})
+    poll.orders_settle(order_ids=applied.final_ids)
+    order.refresh_from_db()
+    assert (order.stage, order.status, order.refunded) == (Stage.FINAL, Status.PARTIAL, 0)
+    assert "remains" in order.attention
+
+
 def test_a_good_answer_resets_the_incorrect_id_count(simulator, simulator_provider):
     (order,) = _sent_orders(simulator, simulator_provider, 1)
     poll.orders_apply_statuses(results={order.pk: ItemError("Incorrect order ID")})
