@@ -88,6 +88,8 @@ class Order(models.Model):
     runs_done = models.PositiveIntegerField(null=True, blank=True)
     posts_done = models.PositiveIntegerField(null=True, blank=True)
     posts_charged = models.PositiveIntegerField(default=0)
+    # Drip-feed: the upstream's ids of the runs' own orders, comma-separated, where it lists them.
+    child_orders = models.TextField(blank=True)
 
     stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.PAID)
     send_attempts = models.PositiveIntegerField(default=0)

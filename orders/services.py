@@ -20,7 +20,6 @@ from accounts.money import ZERO
 from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Source, Stage, Status
 from orders.validation import OrderInput, OrderInputError, clean_order_input
 from providers.models import Service
-from providers.ordertypes import SUBSCRIPTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +57,6 @@ def order_create(
     charged or stored.
     """
     cleaned: OrderInput = clean_order_input(service=service, data=data, discount_percent=customer.discount_percent)
-    if service.type == SUBSCRIPTIONS and not cleaned.values.get("sub_posts"):
-        raise OrderInputError("Subscriptions without posts are not available yet", field="posts")
     with transaction.atomic():
         locked = money.lock_customer(customer.pk)
         if locked.balance < cleaned.charge:

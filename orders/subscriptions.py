@@ -1,7 +1,7 @@
 """Money for subscriptions as their posts appear upstream.
 
-* With `posts` set, `posts × max` units were charged when ordered; what the upstream did not deliver
-  (posts not done, at `max` each) is refunded once when the subscription ends.
+* With `posts` set, `(posts + old_posts) × max` units were charged when ordered; what the upstream did
+  not deliver (posts not done, at `max` each) is refunded once when the subscription ends.
 * Without `posts`, each new post the upstream reports is charged `max` units as it appears, one ledger
   row per post (cause `post-N`, unique per order); when the balance cannot cover the next post the
   subscription is canceled upstream and the customer told why.
@@ -76,10 +76,12 @@ def subscription_cancel_for_funds(*, order_id: int) -> None:
 
 def subscription_refund_undelivered(*, order_id: int, posts_done: int) -> LedgerEntry | None:
     """When a prepaid subscription ends, refund the posts not delivered (at `max` units each), once."""
-    order = Order.objects.only("id", "sub_posts", "sub_max", "rate").get(pk=order_id)
+    order = Order.objects.only("id", "sub_posts", "sub_old_posts", "sub_max", "rate").get(pk=order_id)
     if not order.sub_posts:
         return None
-    undelivered_posts = max(0, order.sub_posts - max(0, posts_done))
+    # The upstream counts the old posts it delivered among `posts`; both were paid up front.
+    paid_posts = order.sub_posts + (order.sub_old_posts or 0)
+    undelivered_posts = max(0, paid_posts - max(0, posts_done))
     amount = price_for(rate=order.rate, units=undelivered_posts * (order.sub_max or 0))
     if amount <= ZERO:
         return None

@@ -165,9 +165,9 @@ def _subscription(service: Service, data: Mapping[str, object], today: dt.date) 
         raise OrderInputError("Incorrect posts: must be at least 1, or left out for unlimited", field="posts")
     values.update(sub_min=low, sub_max=high, sub_delay=delay, sub_posts=posts, sub_old_posts=old_posts,
                   sub_expiry=_expiry(data, today))
-    # With `posts`, every post that may come is paid up front at `max`; without, each post is charged
-    # as it appears (nothing up front).
-    units = posts * high if posts else 0
+    # With `posts`, every post that may come (the new ones and the old ones asked for) is paid up front
+    # at `max`; without, each post is charged as it appears (nothing up front).
+    units = (posts + (old_posts or 0)) * high if posts else 0
     return values, 0, units
 
 

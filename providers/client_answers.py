@@ -207,6 +207,19 @@ def parse_order_status(item: Mapping) -> OrderStatus:
     )
 
 
+def child_order_ids(status: OrderStatus) -> list[str] | None:
+    """A drip-feed's child order ids where the upstream lists them (`orders`: a list or a comma list)."""
+    value = status.extra.get("orders")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        return None
+    ids = [read_id(item) for item in value]
+    return [item for item in ids if item]
+
+
 def parse_request_status(item: Mapping) -> RequestStatus | ItemError:
     # Some panels say `type` where `status` is expected (smmsend's refill_status).
     word = item.get("status", item.get("type"))

@@ -24,11 +24,12 @@ from orders.pipeline.bulk import bulk_update_rows
 from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
 from orders.subscriptions import subscription_charge_posts
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
+from providers.client_answers import child_order_ids
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
 
-_APPLIED_FIELDS = ["status", "upstream_status", "start_count", "remains", "runs_done", "posts_done",
+_APPLIED_FIELDS = ["status", "upstream_status", "start_count", "remains", "runs_done", "posts_done", "child_orders",
                    "upstream_charge", "stage", "finished_at", "settled_at", "attention", "incorrect_id_count",
                    "updated_at"]
 
@@ -88,6 +89,9 @@ def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> 
         "posts_done": result.posts_done if result.posts_done is not None else order.posts_done,
         "upstream_charge": result.charge if result.charge is not None else order.upstream_charge,
     }
+    children = child_order_ids(result)
+    if children is not None:
+        new_values["child_orders"] = ",".join(children)[:10_000]
     for name, value in new_values.items():
         if getattr(order, name) != value:
             setattr(order, name, value)

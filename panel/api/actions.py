@@ -16,14 +16,12 @@ from orders.services import cancels_request, order_create, refills_request, serv
 from orders.validation import OrderInputError, discounted_rate
 from panel.api.parsing import IncorrectRequest, parse_id, parse_id_list, plain_decimal
 from providers.models import Service
-from providers.ordertypes import SUBSCRIPTIONS
 
 INCORRECT_REQUEST = "Incorrect request"
 INCORRECT_ORDER_ID = "Incorrect order ID"
 REFILL_NOT_FOUND = "Refill not found"
 CANCEL_NOT_FOUND = "Cancel not found"
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
-SUBSCRIPTIONS_UNAVAILABLE = "Subscriptions are not available yet"
 
 Answer = dict | list
 
@@ -71,8 +69,6 @@ def action_services(customer: Customer, params: dict[str, str]) -> Answer:
 def action_add(customer: Customer, params: dict[str, str]) -> Answer:
     try:
         service = service_for_order(params.get("service", ""))
-        if service.type == SUBSCRIPTIONS:
-            return _error(SUBSCRIPTIONS_UNAVAILABLE)
         order = order_create(customer=customer, service=service, data=params, source=Source.API)
     except OrderInputError as exc:
         return _error(exc.message)
@@ -83,10 +79,25 @@ def action_add(customer: Customer, params: dict[str, str]) -> Answer:
 
 # --- status -------------------------------------------------------------------------------------
 
-_STATUS_FIELDS = ("id", "charge", "refunded", "start_count", "status", "remains", "quantity", "runs", "runs_done")
+_STATUS_FIELDS = ("id", "charge", "refunded", "start_count", "status", "remains", "quantity", "runs", "runs_done",
+                  "child_orders", "sub_max", "posts_done", "sub_expiry")
+
+
+def _subscription_status_of(row: dict, currency: str) -> dict:
+    """As the common panels answer for a subscription: posts delivered so far and the expiry date."""
+    expiry = row["sub_expiry"]
+    return {
+        "charge": plain_decimal(quantize(row["charge"] - row["refunded"])),
+        "status": row["status"],
+        "posts": str(row["posts_done"] or 0),
+        "expiry": expiry.strftime("%d/%m/%Y") if expiry else None,
+        "currency": currency,
+    }
 
 
 def _status_of(row: dict, currency: str) -> dict:
+    if row["sub_max"] is not None:
+        return _subscription_status_of(row, currency)
     remains = row["remains"]
     if remains is None:
         # Nothing reported yet: a finished-complete order has nothing left, any other the whole of it.
@@ -100,6 +111,8 @@ def _status_of(row: dict, currency: str) -> dict:
     }
     if row["runs"] and row["runs_done"] is not None:
         answer["runs"] = str(row["runs_done"])
+        if row["child_orders"]:
+            answer["orders"] = [int(c) if c.isdigit() else c for c in row["child_orders"].split(",")]
     return answer
 
 
@@ -165,7 +178,8 @@ def action_cancel(customer: Customer, params: dict[str, str]) -> Answer:
     for pk in many:
         result = results[pk]
         if isinstance(result, CancelRequest):
-            kind = "dripfeed" if result.order.runs else "order"
+            kind = ("subscription" if result.order.sub_max is not None
+                    else "dripfeed" if result.order.runs else "order")
             answer.append({"order": pk, "type": kind, "cancel": result.pk})
         else:
             answer.append({"order": pk, "cancel": _error(result)})

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from orders.validation import MAX_INTERVAL_MINUTES, MAX_RUNS
 from panel.api.parsing import MAX_IDS
-from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS, SUBSCRIPTIONS
+from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,22 @@ def _actions(currency: str) -> list[Action]:
                "the whole quantity until the provider reports progress, \"0\" once Completed. `charge` is what "
                "the order costs you after any refund (a Partial order's undelivered part and a Canceled order "
                "are refunded). Drip-feed orders also carry `runs`, the runs delivered so far, once known."),
+        Action("subscription-status", "Subscription status", "status", (("order", "Order ID"),),
+               {"charge": "2.40", "status": "Active", "posts": "3", "expiry": "31/12/2026", "currency": currency},
+               "For subscriptions, `status` is one of Pending, Active, Paused, Completed, Expired, Canceled; "
+               "`posts` counts the posts delivered so far (old posts included); `expiry` is the date given "
+               "when ordering (d/m/Y) or null. `charge` is what the subscription has cost you so far: with "
+               "`posts` set, (posts + old_posts) × max units paid when ordered, less what was refunded for posts "
+               "not delivered once it ended (Completed, Expired or Canceled); without `posts`, max units for "
+               "each post as it appears. When your balance cannot cover the next post, the subscription is "
+               "canceled at the provider and the order says why. Cancel it with `cancel` like any order."),
+        Action("dripfeed-status", "Drip-feed status", "status", (("order", "Order ID"),),
+               {"charge": "0.60", "start_count": "1200", "status": "In progress", "remains": "200",
+                "currency": currency, "runs": "1", "orders": [23502]},
+               "A drip-feed order is charged quantity × runs when accepted. `runs` counts the runs started "
+               "so far (once the provider reports it), `orders` lists the runs' own order ids where the "
+               "provider gives them. Ended Partial or Canceled part way, the runs and units not delivered "
+               "(`remains`) are refunded at the price you paid."),
         Action("multi-status", "Multiple orders status", "status",
                (("orders", f"Order IDs separated by a comma, up to {MAX_IDS}"),),
                {"1": status_one, "10": {"error": "Incorrect order ID"}},
@@ -84,6 +100,15 @@ def _actions(currency: str) -> list[Action]:
 def _field_help(name: str) -> str:
     spec = FIELDS[name]
     text = spec.help
+    if name == "posts":
+        text += ("; at least 1. Each post (and each old post) is paid up front at `max` and what is not "
+                 "delivered is refunded when the subscription ends; without it, each post is charged as it comes")
+    elif name == "old_posts":
+        text += "; 0 or more"
+    elif name == "expiry":
+        text += "; a future date"
+    elif name in ("min", "max"):
+        text += "; within the service's min and max, min not above max"
     if name == "delay":
         text += ". Possible values: " + ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
     elif name == "runs":
@@ -107,7 +132,6 @@ def _order_types() -> list[dict]:
             "anchor": "type-" + order_type.name.lower().replace(" ", "-"),
             "fields": fields,
             "notes": order_type.notes,
-            "available": order_type.name != SUBSCRIPTIONS,
         })
     return types
 

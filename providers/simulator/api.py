@@ -233,6 +233,9 @@ class Api:
                 answer["remains"] = self._num(view.remains)
             if view.runs_done is not None:
                 answer["runs"] = self._num(view.runs_done)
+            children = self.state.children(order, view)
+            if children is not None:
+                answer["orders"] = [self._id(child) for child in children]
         if not self.config.missing_fields:
             answer["currency"] = self.state.accounts[order.key].currency
         return answer

@@ -77,6 +77,7 @@ class Order:
     canceled_remains: int | None = None
     refunded: Decimal = Decimal(0)
     settled: bool = False
+    child_ids: list[str] | None = None  # drip-feed: one order id per run, listed once the run started
 
 
 @dataclass
@@ -167,6 +168,8 @@ class PanelState:
                 duration=cfg.order_seconds * rng.uniform(0.5, 1.5), fate=fate, fate_remains=fate_remains,
                 runs=runs, interval=interval, sub=sub,
             )
+            if runs:
+                order.child_ids = [self.next_id("order") for _ in range(runs)]
             account.balance -= charge
             self.orders[order.order_id] = order
             self.accepted_adds.append({"key": account.key, "service": service.service_id, "fields": dict(fields),
@@ -205,7 +208,8 @@ class PanelState:
         if order.canceled_at is not None and order.canceled_at < fate_end and now >= order.canceled_at:
             delivered = self._delivered(order, order.canceled_at)
             remains = q - delivered
-            return View("Partial" if delivered else "Canceled", remains, delivered, self._runs_done(order, now))
+            return View("Partial" if delivered else "Canceled", remains, delivered,
+                        self._runs_done(order, order.canceled_at))
         if now < start:
             return View("Pending", q, 0, 0 if order.runs else None)
         if order.fate == "Canceled":
@@ -215,6 +219,12 @@ class PanelState:
             return View(order.fate, remains, q - remains, order.runs)
         delivered = self._delivered(order, now)
         return View("In progress", q - delivered, delivered, self._runs_done(order, now))
+
+    def children(self, order: Order, view: View) -> list[str] | None:
+        """The drip-feed's child orders started so far (none before the first run)."""
+        if not order.child_ids:
+            return None
+        return order.child_ids[:view.runs_done or 0]
 
     def _delivered(self, order: Order, at: float) -> int:
         start = order.created + order.pending_for
@@ -260,6 +270,7 @@ class PanelState:
             stop = min(stop, expiry_at)
         elapsed = max(0.0, stop - order.created)
         new_posts = int(elapsed * self.config.subscription_posts_per_hour / 3600)
+        # `posts` limits the new posts; the old ones come on top, and the status counts both.
         if sub["posts"] is not None:
             new_posts = min(new_posts, sub["posts"])
         due = sub["old_posts"] + new_posts

@@ -145,17 +145,17 @@ def test_add_not_enough_funds(api):
     _nothing_stored(customer, "0.5")
 
 
-def test_add_subscriptions_are_refused_for_now(api):
+def test_add_subscription_with_a_bad_delay_is_refused_and_nothing_stored(api):
     # given
     customer = CustomerFactory(funds="100")
-    service = ServiceFactory(type="Subscriptions")
+    service = ServiceFactory(type="Subscriptions", min=10, max=1000)
 
     # when
-    answer = api(customer.raw_api_key, "add", service=service.pk, username="someone", min=10, max=20, delay=0,
+    answer = api(customer.raw_api_key, "add", service=service.pk, username="someone", min=10, max=20, delay=7,
                  posts=5)
 
     # then
-    assert answer == {"error": "Subscriptions are not available yet"}
+    assert answer["error"].startswith("Incorrect delay: must be one of 0, 5")
     _nothing_stored(customer, "100")
 
 

@@ -96,13 +96,13 @@ def test_order_create_refused_for_input_stores_nothing():
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.CHARGE).count() == 0
 
 
-def test_order_create_refuses_subscriptions_without_posts():
+def test_order_create_takes_subscriptions_without_posts_charging_nothing_up_front():
     customer = CustomerFactory(funds="5")
-    service = ServiceFactory(type="Subscriptions")
-    with pytest.raises(OrderInputError, match="without posts"):
-        order_create(customer=customer, service=service,
-                     data={"username": "someone", "min": "10", "max": "20", "delay": "0"})
-    assert not Order.objects.exists()
+    service = ServiceFactory(type="Subscriptions", min=10, max=1000)
+    order = order_create(customer=customer, service=service,
+                         data={"username": "someone", "min": "10", "max": "20", "delay": "0"})
+    assert (order.sub_posts, order.sub_max, order.charge) == (None, 20, Decimal("0"))
+    assert not LedgerEntry.objects.filter(order=order).exists()
 
 
 def test_order_create_free_service_charges_nothing():

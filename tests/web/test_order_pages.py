@@ -112,12 +112,12 @@ def test_an_unavailable_service_is_refused(customer_client, customer, default_se
     assert not Order.objects.exists()
 
 
-def test_subscription_form_is_shown_and_the_server_refusal_is_displayed(customer_client, customer, category):
+def test_subscription_form_is_shown_and_a_bad_delay_is_refused(customer_client, customer, category):
     service = ServiceFactory(category=category, type="Subscriptions", min=10, max=100)
     form = customer_client.get(reverse("order_new"), {"service": service.pk}).context["form"]
     assert list(form.fields) == ["username", "min", "max", "delay", "posts", "old_posts", "expiry"]
     response = customer_client.post(reverse("order_new"), {"service": service.pk, "username": "someone",
-                                                           "min": "10", "max": "20", "delay": "0"})
+                                                           "min": "10", "max": "20", "delay": "7"})
     assert response.status_code == 200
     assert response.context["form"].errors
     assert not Order.objects.exists()

@@ -13,6 +13,7 @@ from accounts.services import InsufficientFunds
 from orders import selectors
 from orders.models import Source, Status
 from orders.services import cancels_request, order_create, refills_request, service_for_order
+from orders.subscriptions import OUT_OF_FUNDS
 from orders.validation import OrderInputError, customer_rate
 from panel.templatetags.web_format import money
 from panel.web.forms import MassOrderForm, OrderForm
@@ -129,6 +130,9 @@ def order_detail(request, order_id: int):
         return render(request, "web/not_found.html", status=404)
     order.can_refill = selectors.order_can_refill(order)
     order.can_cancel = selectors.order_can_cancel(order)
+    order.posts_paid = order.sub_posts + (order.sub_old_posts or 0) if order.sub_posts else None
+    # The admin's attention notes stay internal, except the one that tells the customer why we stopped.
+    order.customer_notice = _(OUT_OF_FUNDS) if order.attention == OUT_OF_FUNDS else ""
     return render(request, "web/order_detail.html", {
         "order": order, "history": order.history.all()[:100], "refills": order.refills.all()[:50],
         "cancels": order.cancel_requests.all()[:50],
