@@ -25,7 +25,7 @@ install-dev: $(VENV)/.installed-dev
 ## run: set up and start the panel (web + worker + beat + demo provider) on http://127.0.0.1:8000
 run: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py ensure_admin
+	DEBUG=1 $(PY) manage.py ensure_admin --host $(HOST) --port $(PORT)
 	DEBUG=1 $(PY) manage.py run_local --host $(HOST) --port $(PORT)
 
 ## test: install the dev extras and run the whole suite (SQLite unless DATABASE_URL is set)

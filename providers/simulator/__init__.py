@@ -13,10 +13,11 @@
 
 Orders progress lazily from the simulated clock: Pending → In progress → Completed, or Partial/Canceled
 for shares set in `sim.config`; refunds and per-post subscription charges land on the key's balance.
-Drip-feed orders report `runs` started and their runs' child ids in `orders`. Subscriptions get new posts
-at `config.subscription_posts_per_hour` (old posts at once), each charged as it arrives, and report
-`posts` (old ones included): Active, Paused while the key cannot pay the next post, Completed once
-old_posts + posts are delivered, Expired after the end of the `expiry` day, Canceled after a cancel.
+Drip-feed orders report `runs` started (with `dripfeed_child_orders`, their runs' ids in `orders`).
+Subscriptions get new posts at `config.subscription_posts_per_hour` (old posts at once), each charged
+as it arrives, and report `posts` (old ones included): Active, Paused while the key cannot pay the next
+post, Completed once old_posts + posts are delivered, Expired after the end of the `expiry` day,
+Canceled after a cancel.
 """
 
 from __future__ import annotations

@@ -233,7 +233,7 @@ class Api:
                 answer["remains"] = self._num(view.remains)
             if view.runs_done is not None:
                 answer["runs"] = self._num(view.runs_done)
-            children = self.state.children(order, view)
+            children = self.state.children(order, view) if self.config.dripfeed_child_orders else None
             if children is not None:
                 answer["orders"] = [self._id(child) for child in children]
         if not self.config.missing_fields:

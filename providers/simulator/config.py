@@ -42,6 +42,7 @@ class SimConfig:
     success_key: bool = False  # add "status": "success" to answers that have no `status` of their own
     empty_catalogue_as_object: bool = False  # an empty catalogue answered as {} instead of []
     missing_fields: bool = False  # leave out `currency` and `dripfeed`
+    dripfeed_child_orders: bool = False  # drip-feed status lists its runs' own order ids in `orders`
     remains_style: str = "string"  # "string", "unknown" ("Unknown"), "negative" (on Completed), "missing"
 
     # How orders end and how fast things move (seconds of simulated time).

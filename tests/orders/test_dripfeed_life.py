@@ -35,7 +35,8 @@ def _balance(customer) -> Decimal:
 
 
 def test_dripfeed_is_charged_for_every_run_sent_with_runs_and_completes(simulator, simulator_provider):
-    # given: 3 runs of 100 at 2.00 per 1000
+    # given: 3 runs of 100 at 2.00 per 1000, at an upstream that lists each run's own order
+    simulator.config.set(dripfeed_child_orders=True)
     customer = CustomerFactory(funds="10")
     order = place(customer, _dripfeed_service(simulator, simulator_provider), link="https://x.test/p",
                   quantity=100, runs=3, interval=10)

@@ -13,8 +13,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args, username, host, port, **options):
         user_model = get_user_model()
         if not user_model.objects.filter(username=username).exists():
             password = secrets.token_urlsafe(12)
@@ -22,6 +24,6 @@ class Command(BaseCommand):
             CREDENTIALS_FILE.write_text(f"{username}\n{password}\n")
         if CREDENTIALS_FILE.exists():
             name, password = CREDENTIALS_FILE.read_text().split()[:2]
-            self.stdout.write(f"Admin login: http://127.0.0.1:8000/admin/  user: {name}  password: {password}")
+            self.stdout.write(f"Admin login: http://{host}:{port}/admin/  user: {name}  password: {password}")
         else:
             self.stdout.write(f"Admin user {username!r} exists (password set earlier, not stored here).")
