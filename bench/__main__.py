@@ -13,6 +13,7 @@ BENCHMARKS = ["upstream", "sync", "api", "pipeline"]
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # a line per upstream request would bury the figures
     names = argv or BENCHMARKS
     failed = 0
     for name in names:
