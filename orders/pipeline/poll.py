@@ -21,6 +21,7 @@ from django.utils import timezone
 from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage, Status
 from orders.pipeline import conf, health
 from orders.pipeline.bulk import bulk_update_rows
+from orders.pipeline.requests import cancels_send
 from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
 from orders.subscriptions import subscription_charge_posts
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
@@ -43,6 +44,7 @@ class PollSummary:
     refunds: int = 0
     stopped: str = ""  # why polling this provider stopped early, if it did
     final_ids: list[int] = field(default_factory=list)
+    out_of_funds: int = 0  # subscriptions whose customer could not pay the next post: cancels sent at once
 
 
 def _claim_batch(*, provider_id: int, started: datetime, now: datetime, size: int) -> list[tuple[int, str]]:
@@ -192,9 +194,14 @@ def provider_poll(*, provider_id: int, now: datetime | None = None, max_batches:
         summary.orders += len(rows)
         summary.changed += applied.changed
         for order_id, posts_done in applied.posts_advanced.items():
-            subscription_charge_posts(order_id=order_id, posts_done=posts_done)
+            if subscription_charge_posts(order_id=order_id, posts_done=posts_done).out_of_funds:
+                summary.out_of_funds += 1
         if final_ids:
             summary.refunds += orders_settle(order_ids=final_ids, now=batch_now)
         summary.final += len(final_ids)
         summary.final_ids.extend(final_ids)
+    if summary.out_of_funds and not summary.stopped:
+        # Every post the upstream delivers from now on is one nobody pays for: the cancel goes out in this
+        # run, not whenever the cancel job next comes round.
+        cancels_send(provider_id=provider_id, now=now)
     return summary

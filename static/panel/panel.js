@@ -31,8 +31,9 @@
     if (mode === "package") {
       units = 1000;
     } else if (mode === "subscription") {
-      var posts = intValue(form, "posts"), max = intValue(form, "max");
-      units = posts && max ? posts * max : 0;
+      // Old posts asked for are paid up front too (orders/validation.py prices the same way).
+      var posts = intValue(form, "posts"), max = intValue(form, "max"), old = intValue(form, "old_posts") || 0;
+      units = posts && max ? (posts + old) * max : 0;
     } else if (mode.indexOf("lines:") === 0) {
       var field = form.querySelector('[name="' + mode.slice(6) + '"]');
       units = field ? lines(field.value) : 0;

@@ -132,3 +132,11 @@ def test_cancel_a_subscription_through_the_api(api):
 
     cancel = CancelRequest.objects.get(order=order)
     assert answer == [{"order": order.pk, "type": "subscription", "cancel": cancel.pk}]
+
+
+def test_docs_describe_subscription_and_dripfeed_status(client):
+    page = client.get("/api").content.decode()
+    assert "Subscription status" in page and "Drip-feed status" in page
+    assert "&quot;posts&quot;: &quot;3&quot;" in page and "&quot;expiry&quot;" in page
+    assert "(posts + old_posts) × max" in page
+    assert "not available yet" not in page.lower()

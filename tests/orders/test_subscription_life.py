@@ -10,6 +10,7 @@ import pytest
 from accounts.models import LedgerEntry
 from orders.models import CancelRequest, Order, RequestStage, Stage, Status
 from orders.pipeline.cycle import pipeline_cycle
+from orders.pipeline.poll import provider_poll
 from orders.services import cancels_request
 from orders.subscriptions import OUT_OF_FUNDS
 from providers import ordertypes as ot
@@ -169,3 +170,22 @@ def test_running_out_of_funds_cancels_upstream_within_one_cycle(simulator, simul
     assert not LedgerEntry.objects.filter(customer=customer, balance_after__lt=0).exists()
     assert Order.objects.get(pk=order.pk).charge == 2 * PER_POST
     ledger_ok()
+
+
+def test_the_poll_job_alone_sends_the_out_of_funds_cancel(simulator, simulator_provider):
+    # given: the workers' poll job, which runs apart from the cancel job; funds for one post
+    customer = CustomerFactory(funds="0.5")
+    service = _subscription_service(simulator, simulator_provider)
+    order = place(customer, service, username="natgeo", min=100, max=200, delay=0)
+    pipeline_cycle()
+    simulator.advance(2 * POST + 10)
+
+    # when
+    summary = provider_poll(provider_id=simulator_provider.pk)
+
+    # then: one post charged, the cancel already at the upstream
+    order.refresh_from_db()
+    assert summary.out_of_funds == 1 and order.posts_charged == 1
+    assert _balance(customer) == Decimal("0.1")
+    assert simulator.request_counts["cancel"] == 1
+    assert CancelRequest.objects.get(order=order).stage == RequestStage.SENT
