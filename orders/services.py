@@ -89,6 +89,13 @@ def _owned_orders(*, customer: Customer, order_ids: Iterable[int]) -> dict[int, 
     }
 
 
+def _orders_with_open_request(model: type[Refill] | type[CancelRequest], *, order_ids: Iterable[int]) -> set[int]:
+    """Ids of the orders that already have a refill (or cancel) waiting to be sent or answered."""
+    open_stages = [RequestStage.REQUESTED, RequestStage.SENT]
+    return set(model.objects.filter(order_id__in=list(order_ids), stage__in=open_stages)
+               .values_list("order_id", flat=True))
+
+
 def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Refill | str]:
     """Ask for a refill of each order. Returns, per id, the new Refill or why it was refused.
 
@@ -96,10 +103,7 @@ def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Re
     """
     order_ids = list(dict.fromkeys(order_ids))  # a repeated id must not refuse the refill it just made
     orders = _owned_orders(customer=customer, order_ids=order_ids)
-    open_refills = set(
-        Refill.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
-        .values_list("order_id", flat=True)
-    )
+    open_refills = _orders_with_open_request(Refill, order_ids=orders)
     results: dict[int, Refill | str] = {}
     to_create: list[Refill] = []
     for order_id in order_ids:
@@ -129,10 +133,7 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
     """
     order_ids = list(dict.fromkeys(order_ids))
     orders = _owned_orders(customer=customer, order_ids=order_ids)
-    open_cancels = set(
-        CancelRequest.objects.filter(order_id__in=orders, stage__in=[RequestStage.REQUESTED, RequestStage.SENT])
-        .values_list("order_id", flat=True)
-    )
+    open_cancels = _orders_with_open_request(CancelRequest, order_ids=orders)
     results: dict[int, CancelRequest | str] = {}
     to_create: list[CancelRequest] = []
     for order_id in order_ids:

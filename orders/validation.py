@@ -91,12 +91,21 @@ def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int 
     return number
 
 
-def _url(data: Mapping[str, object], name: str) -> str:
+def _too_long(raw: str, name: str) -> None:
+    if len(raw) > FIELDS[name].max_length:
+        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+
+
+def _short_text(data: Mapping[str, object], name: str) -> str:
     raw = _text(data, name)
     if not raw:
         raise OrderInputError(f"Missing {name}", field=name)
-    if len(raw) > FIELDS[name].max_length:
-        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+    _too_long(raw, name)
+    return raw
+
+
+def _url(data: Mapping[str, object], name: str) -> str:
+    raw = _short_text(data, name)
     try:
         parts = urlsplit(raw)
     except ValueError:  # e.g. an unclosed IPv6 bracket
@@ -106,19 +115,9 @@ def _url(data: Mapping[str, object], name: str) -> str:
     return raw
 
 
-def _short_text(data: Mapping[str, object], name: str) -> str:
-    raw = _text(data, name)
-    if not raw:
-        raise OrderInputError(f"Missing {name}", field=name)
-    if len(raw) > FIELDS[name].max_length:
-        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
-    return raw
-
-
 def _lines(data: Mapping[str, object], name: str) -> list[str]:
     raw = _text(data, name)
-    if len(raw) > FIELDS[name].max_length:
-        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+    _too_long(raw, name)
     items = split_lines(raw)
     if not items:
         raise OrderInputError(f"Missing {name}", field=name)
