@@ -1,4 +1,7 @@
-"""One money spec for every amount column, and the rounding rules for charges and refunds."""
+"""One money spec for every amount column: its precision and its half-up rounding.
+
+What an order costs (units, rates, discounts, currencies) is priced in providers.pricing.
+"""
 
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -8,7 +11,6 @@ MONEY_MAX_DIGITS = 20
 MONEY_DECIMAL_PLACES = 5
 CENT = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)  # 0.00001: charges are kept to 5 places
 ZERO = Decimal("0")
-PER = Decimal(1000)  # prices are per 1000 units
 
 
 def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
@@ -21,8 +23,3 @@ def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a fi
 def quantize(amount: Decimal) -> Decimal:
     """Round to the money precision, half up."""
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def price_for(*, rate: Decimal, units: int | Decimal) -> Decimal:
-    """What `units` cost at `rate` per 1000, rounded to the money precision."""
-    return quantize(Decimal(rate) * Decimal(units) / PER)

@@ -14,11 +14,11 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Customer, LedgerEntry, PaymentRequest
 from accounts.money import ZERO, quantize
+from audit.services import audit_record
 
 API_KEY_PREFIX_LENGTH = 8
 
@@ -63,7 +63,7 @@ def _write(
     amount: Decimal,
     kind: str,
     cause: str,
-    order=None,
+    order_id: int | None = None,
     note: str = "",
     created_by=None,
 ) -> LedgerEntry:
@@ -77,7 +77,7 @@ def _write(
         amount=amount,
         kind=kind,
         cause=cause,
-        order=order,
+        order_id=order_id,
         balance_after=new_balance,
         note=note[:500],
         created_by=created_by,
@@ -165,72 +165,52 @@ def balance_adjust(
         raise MoneyError("An adjustment needs a note saying why")
     with transaction.atomic():
         customer = _lock_customer(customer_id)
-        return _write(customer=customer, amount=value, kind=LedgerEntry.Kind.ADJUSTMENT,
-                      cause=LedgerEntry.Cause.MANUAL, note=note, created_by=created_by)
-
-
-def balance_charge(
-    *, customer_id: int, order, amount: Decimal, cause: str = LedgerEntry.Cause.ORDER, note: str = ""
-) -> LedgerEntry:
-    """Take `amount` for `order`. Raises InsufficientFunds; never goes below zero.
-
-    Called inside the caller's transaction when the order is created in the same one. The database
-    refuses a second charge with the same (order, cause).
-    """
-    value = _clean_amount(amount)
-    if value <= ZERO:
-        raise MoneyError("A charge must be positive")
-    with transaction.atomic():
-        customer = _lock_customer(customer_id)
-        entry = _write(customer=customer, amount=-value, kind=LedgerEntry.Kind.CHARGE, cause=cause, order=order,
-                       note=note)
-        type(order).objects.filter(pk=order.pk).update(charge=F("charge") + value)
+        before = customer.balance
+        entry = _write(customer=customer, amount=value, kind=LedgerEntry.Kind.ADJUSTMENT,
+                       cause=LedgerEntry.Cause.MANUAL, note=note, created_by=created_by)
+        audit_record(action="customer.balance_adjust", subject_type="customer", subject_id=customer.pk,
+                     customer_id=customer.pk, actor=created_by, changes={"balance": (before, customer.balance)},
+                     reason=note)
         return entry
 
 
-def balance_charge_new_order(*, customer: Customer, order, amount: Decimal) -> LedgerEntry:
-    """Charge a customer locked by `lock_customer` for an order created with `charge=amount` in the same
-    transaction. The cheap path for order creation: no second lock, no second update of the order."""
+def balance_charge(
+    *, customer: Customer, order_id: int, amount: Decimal | str, cause: str = LedgerEntry.Cause.ORDER, note: str = ""
+) -> LedgerEntry:
+    """Take `amount` from a customer locked by `lock_customer`, for an order. Raises InsufficientFunds;
+    never goes below zero. The database refuses a second charge with the same (order, cause).
+
+    Only the balance and the ledger move here: the order's own columns are the orders app's (orders.charges).
+    """
     value = _clean_amount(amount)
     if value <= ZERO:
         raise MoneyError("A charge must be positive")
-    if order.charge != value:
-        raise MoneyError("The order must be created with the charge it is charged")
-    return _write(customer=customer, amount=-value, kind=LedgerEntry.Kind.CHARGE, cause=LedgerEntry.Cause.ORDER,
-                  order=order)
+    return _write(customer=customer, amount=-value, kind=LedgerEntry.Kind.CHARGE, cause=cause, order_id=order_id,
+                  note=note)
 
 
-def balance_refund(*, order_id: int, amount: Decimal, cause: str, note: str = "") -> LedgerEntry | None:
-    """Give back `amount` of an order's charge, once per cause.
+def balance_refund(
+    *, customer: Customer, order_id: int, amount: Decimal | str, cause: str, note: str = ""
+) -> LedgerEntry | None:
+    """Give `amount` back to a customer locked by `lock_customer`, for an order, once per (order, cause).
 
-    Returns None when this cause was already refunded or nothing is left to refund. The amount is
-    capped at what was charged and not yet refunded, so refunds never exceed the charge.
+    Returns None when this cause was already refunded: the unique (order, kind, cause) rule decides,
+    whatever the number of workers or retries.
     """
-    from orders.models import Order  # orders imports accounts; the reverse only here, lazily
-
     value = _clean_amount(amount)
-    if value < ZERO:
-        raise MoneyError("A refund cannot be negative")
-    customer_id = Order.objects.values_list("customer_id", flat=True).get(pk=order_id)
+    if value <= ZERO:
+        raise MoneyError("A refund must be positive")
+    if LedgerEntry.objects.filter(order_id=order_id, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
+        return None
     try:
-        with transaction.atomic():
-            customer = _lock_customer(customer_id)
-            order = Order.objects.select_for_update().get(pk=order_id)
-            if LedgerEntry.objects.filter(order=order, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
-                return None
-            value = min(value, order.charge - order.refunded)
-            if value <= ZERO:
-                return None
-            entry = _write(customer=customer, amount=value, kind=LedgerEntry.Kind.REFUND, cause=cause, order=order,
-                           note=note)
-            Order.objects.filter(pk=order.pk).update(refunded=F("refunded") + value)
-            return entry
+        with transaction.atomic():  # a savepoint: a lost race leaves the caller's transaction usable
+            return _write(customer=customer, amount=value, kind=LedgerEntry.Kind.REFUND, cause=cause,
+                          order_id=order_id, note=note)
     except IntegrityError:
         # Another writer refunded this cause between our check and insert (possible on databases
         # without row locks); the unique constraint kept it to one.
-        if LedgerEntry.objects.filter(order_id=order_id, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
-            return None
-        raise
+        customer.refresh_from_db(fields=["balance"])
+        return None
 
 
 # --- Payment requests -------------------------------------------------------------------------

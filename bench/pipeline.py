@@ -137,7 +137,8 @@ def _insert_active_orders(customer, services, sims: list[SimulatorProcess]) -> N
 def _poll_cycle(services, sims) -> dict:
     from django.db import connection, connections
 
-    from orders.pipeline import health, poll
+    from orders.pipeline import poll
+    from providers import health
 
     per_batch: list[int] = []
     lock = threading.Lock()

@@ -1,12 +1,49 @@
+"""Orders in the admin: read-only rows; every change goes through a service action, with a reason.
+
+The pipeline and the ledger own every column of an order, refill and cancel (stage, status, remains,
+charge, refunded, ...): an edit here would desynchronise them (an edited `remains` refunded money the
+provider had billed). The actions below call orders.pipeline.resolve, which records who and why.
+"""
+
+from __future__ import annotations
+
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
+from audit.admin import audit_history, reason_page
 from orders import reports
 from orders.models import CancelRequest, Order, OrderStatusChange, Refill
 from orders.pipeline import resolve
+
+# The confirmation page lists this many of the chosen orders; the rest are counted.
+CONFIRM_LISTED = 50
+
+
+class ServiceOwnedAdmin(admin.ModelAdmin):
+    """Every column read-only, no add, no delete; saving the change form writes nothing."""
+
+    extra_readonly_fields: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(field.name for field in self.model._meta.fields), *self.extra_readonly_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger points at these rows
+
+    def save_model(self, request, obj, form, change):
+        # Nothing is editable; `obj.save()` would write back every column as read at the start of the
+        # request, over whatever a worker wrote since.
+        pass
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False,
+                         "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class HistoryInline(admin.TabularInline):
@@ -14,26 +51,40 @@ class HistoryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     max_num = 0
-    readonly_fields = ("at", "status", "upstream_status", "start_count", "remains", "note")
+    fields = ("at", "status", "upstream_status", "start_count", "remains", "note")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
-class UpstreamIdForm(forms.Form):
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="Why: kept in the audit log with your name.")
+
+
+class UpstreamIdForm(ReasonForm):
     upstream_id = forms.CharField(max_length=64, label="Upstream order id",
                                   help_text="The id the provider shows for this order.")
+    field_order = ["upstream_id", "reason"]
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ServiceOwnedAdmin):
     list_display = ("id", "created_at", "customer", "service", "provider", "quantity", "charge", "refunded",
                     "profit", "status", "stage", "upstream_id", "attention")
     list_filter = ("stage", "status", "provider", "source", ("customer", admin.RelatedOnlyFieldListFilter))
     search_fields = ("id", "upstream_id", "link", "customer__user__username")
     list_select_related = ("customer__user", "service", "provider")
-    readonly_fields = ("customer", "service", "provider", "rate", "charge", "refunded", "upstream_charge", "profit",
-                       "created_at", "updated_at", "sending_started_at", "sent_at", "last_checked_at",
-                       "finished_at", "settled_at")
+    extra_readonly_fields = ("profit", "audit_log")
     inlines = [HistoryInline]
-    actions = ["send_again", "set_upstream_id", "cancel_and_refund"]
+    actions = ["send_again", "set_upstream_id", "cancel_and_refund", "mark_resolved"]
     change_list_template = "admin/orders/order/change_list.html"
 
     @admin.display(description="Profit")
@@ -41,43 +92,88 @@ class OrderAdmin(admin.ModelAdmin):
         value = reports.order_profit(order)
         return "—" if value is None else value
 
-    def _report(self, request, done: int, total: int, what: str) -> None:
+    @admin.display(description="Audit log")
+    def audit_log(self, order: Order):
+        return audit_history("order", order.pk)
+
+    # --- actions: each asks for a reason, then calls the service once per order ---------------
+
+    def _confirm_page(self, request, queryset, *, form, action: str, title: str, explanation: str):
+        orders = queryset.select_related("provider")[:CONFIRM_LISTED]
+        lines = [f"{o} — {o.get_stage_display()}, {o.status}, {o.provider}"
+                 + (f" ({o.attention})" if o.attention else "") for o in orders]
+        return reason_page(self, request, form=form, action=action, title=title, explanation=explanation,
+                           lines=lines, count=queryset.count())
+
+    def _bound_form(self, request, form_class):
+        return form_class(request.POST if "apply" in request.POST else None)
+
+    def _report(self, request, done: int, total: int, what: str, why_skipped: str) -> None:
         if done:
             self.message_user(request, f"{done} order(s) {what}.", messages.SUCCESS)
         if total - done:
-            self.message_user(request, f"{total - done} order(s) skipped: not in a state that allows it "
-                              "(failed orders already refunded cannot be sent again).", messages.WARNING)
+            self.message_user(request, f"{total - done} order(s) skipped: {why_skipped}.", messages.WARNING)
 
-    @admin.action(description="Send again (back to paid)")
+    def _each_with_reason(self, request, queryset, *, action: str, title: str, explanation: str, resolution,
+                          done_word: str, skipped_word: str):
+        """Ask for a reason once, then call `resolution` for every chosen order with who and why."""
+        form = self._bound_form(request, ReasonForm)
+        if not form.is_valid():
+            return self._confirm_page(request, queryset, form=form, action=action, title=title,
+                                      explanation=explanation)
+        reason = form.cleaned_data["reason"]
+        ids = list(queryset.values_list("id", flat=True))
+        done = sum(resolution(order_id=pk, actor=request.user, reason=reason) for pk in ids)
+        self._report(request, done, len(ids), done_word, skipped_word)
+        return None
+
+    @admin.action(description="Send again (back to paid)…", permissions=["change"])
     def send_again(self, request, queryset):
-        ids = list(queryset.values_list("id", flat=True))
-        done = sum(resolve.order_send_again(order_id=pk) for pk in ids)
-        self._report(request, done, len(ids), "queued to be sent again")
+        return self._each_with_reason(
+            request, queryset, action="send_again", title="Send again", resolution=resolve.order_send_again,
+            explanation="The chosen orders go back to paid and a worker sends them to the provider again. "
+                        "Only failed or unknown orders without an upstream id and not refunded qualify.",
+            done_word="queued to be sent again",
+            skipped_word="not in a state that allows it (failed orders already refunded cannot be sent again)")
 
-    @admin.action(description="Cancel and refund")
+    @admin.action(description="Cancel and refund…", permissions=["change"])
     def cancel_and_refund(self, request, queryset):
-        ids = list(queryset.values_list("id", flat=True))
-        done = sum(resolve.order_cancel_and_refund(order_id=pk) for pk in ids)
-        self._report(request, done, len(ids), "canceled and refunded")
+        return self._each_with_reason(
+            request, queryset, action="cancel_and_refund", title="Cancel and refund",
+            resolution=resolve.order_cancel_and_refund,
+            explanation="The chosen orders become final and Canceled; what is left of their charge goes back "
+                        "to the customer. Only paid, failed or unknown orders qualify.",
+            done_word="canceled and refunded", skipped_word="not paid, failed or unknown")
 
-    @admin.action(description="Set upstream id…")
+    @admin.action(description="Set upstream id…", permissions=["change"])
     def set_upstream_id(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Choose exactly one order to set its upstream id.", messages.ERROR)
             return None
         order = queryset.get()
-        form = UpstreamIdForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            if resolve.order_set_upstream_id(order_id=order.pk, upstream_id=form.cleaned_data["upstream_id"]):
-                self.message_user(request, f"{order} is sent; its status will be polled.", messages.SUCCESS)
-            else:
-                self.message_user(request, f"{order} is not failed or unknown (or was refunded); nothing changed.",
-                                  messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-        context = {**self.admin_site.each_context(request), "title": "Set the upstream id", "order": order,
-                   "form": form, "opts": self.model._meta,
-                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
-        return render(request, "admin/orders/order/set_upstream_id.html", context)
+        form = self._bound_form(request, UpstreamIdForm)
+        if not form.is_valid():
+            return self._confirm_page(
+                request, queryset, form=form, action="set_upstream_id", title="Set upstream id",
+                explanation=f"Find the order at the provider ({order.provider}) and enter its id there; the "
+                            "order is then polled like any sent order.")
+        if resolve.order_set_upstream_id(order_id=order.pk, upstream_id=form.cleaned_data["upstream_id"],
+                                         actor=request.user, reason=form.cleaned_data["reason"]):
+            self.message_user(request, f"{order} is sent; its status will be polled.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{order} is not failed or unknown (or was refunded); nothing changed.",
+                              messages.ERROR)
+        return None
+
+    @admin.action(description="Mark resolved (clear the attention note)…", permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        return self._each_with_reason(
+            request, queryset, action="mark_resolved", title="Mark resolved", resolution=resolve.order_mark_resolved,
+            explanation="The attention note of the chosen orders is cleared: you checked them and they need "
+                        "nothing more. Stage, status and money do not change.",
+            done_word="marked resolved", skipped_word="no attention note to clear")
+
+    # --- dashboard -----------------------------------------------------------------------------
 
     def get_urls(self):
         dashboard = path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="orders_dashboard")
@@ -92,12 +188,24 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refill)
-class RefillAdmin(admin.ModelAdmin):
+class RefillAdmin(ServiceOwnedAdmin):
     list_display = ("id", "order", "upstream_id", "status", "stage", "error", "created_at")
     list_filter = ("status", "stage")
+    list_select_related = ("order",)
+    extra_readonly_fields = ("audit_log",)
+
+    @admin.display(description="Audit log")
+    def audit_log(self, refill: Refill):
+        return audit_history("refill", refill.pk)
 
 
 @admin.register(CancelRequest)
-class CancelRequestAdmin(admin.ModelAdmin):
+class CancelRequestAdmin(ServiceOwnedAdmin):
     list_display = ("id", "order", "upstream_id", "status", "stage", "error", "created_at")
     list_filter = ("status", "stage")
+    list_select_related = ("order",)
+    extra_readonly_fields = ("audit_log",)
+
+    @admin.display(description="Audit log")
+    def audit_log(self, cancel: CancelRequest):
+        return audit_history("cancel", cancel.pk)

@@ -160,16 +160,22 @@ class RequestStage(models.TextChoices):
     FAILED = "failed", "Refused upstream"
 
 
-class Refill(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "Pending", "Pending"
-        IN_PROGRESS = "In progress", "In progress"
-        COMPLETED = "Completed", "Completed"
-        REJECTED = "Rejected", "Rejected"
+class RequestStatus(models.TextChoices):
+    """A refill's or cancel's status, in the protocol's words."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
-    upstream_id = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    PENDING = "Pending", "Pending"
+    IN_PROGRESS = "In progress", "In progress"
+    COMPLETED = "Completed", "Completed"
+    REJECTED = "Rejected", "Rejected"
+
+
+class UpstreamRequest(models.Model):
+    """Something asked of the provider about one order (a refill, a cancel): sent in batches, then polled."""
+
+    Status = RequestStatus
+
+    upstream_id = models.CharField(max_length=64, blank=True, help_text="The provider's id for this request.")
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING)
     stage = models.CharField(max_length=10, choices=RequestStage.choices, default=RequestStage.REQUESTED)
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -177,7 +183,14 @@ class Refill(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-id"]
+
+
+class Refill(UpstreamRequest):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refills")
+
+    class Meta(UpstreamRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["order"], condition=Q(stage__in=["requested", "sent"]), name="refill_one_open_per_order"
@@ -189,24 +202,10 @@ class Refill(models.Model):
         return f"Refill #{self.pk}"
 
 
-class CancelRequest(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "Pending", "Pending"
-        IN_PROGRESS = "In progress", "In progress"
-        COMPLETED = "Completed", "Completed"
-        REJECTED = "Rejected", "Rejected"
-
+class CancelRequest(UpstreamRequest):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="cancel_requests")
-    upstream_id = models.CharField(max_length=64, blank=True, help_text="Cancel id, where the upstream gives one.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    stage = models.CharField(max_length=10, choices=RequestStage.choices, default=RequestStage.REQUESTED)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-id"]
+    class Meta(UpstreamRequest.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["order"], condition=Q(stage__in=["requested", "sent"]), name="cancel_one_open_per_order"

@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from accounts.money import ZERO, quantize
 from orders.models import Order, Stage
+from providers import health
 from providers.models import Provider
+from providers.pricing import ProviderAmount, to_panel_currency
 from providers.selectors import MissingExchangeRate, exchange_rate_for
 
 
@@ -34,7 +36,8 @@ def order_profit(order: Order) -> Decimal | None:
     rate = _rates([order.provider.currency]).get(order.provider.currency.upper())
     if rate is None:
         return None
-    return quantize(order.charge - order.refunded - order.upstream_charge * rate)
+    cost = to_panel_currency(ProviderAmount(order.upstream_charge), exchange_rate=rate)
+    return quantize(order.charge - order.refunded - cost)
 
 
 def orders_by_status() -> list[dict]:
@@ -46,7 +49,7 @@ def orders_by_stage() -> list[dict]:
 
 
 def money_per_day(*, days: int = 30) -> list[dict]:
-    """Per day (of order creation): orders, revenue (charge − refunded), upstream cost, profit."""
+    """Per day (of order creation): orders, revenue (charge − refunded), upstream cost, profit (panel currency)."""
     since = timezone.now() - dt.timedelta(days=days)
     rows = (Order.objects.filter(created_at__gte=since).exclude(stage=Stage.FAILED)
             .annotate(day=TruncDate("created_at")).values("day", "provider__currency")
@@ -63,7 +66,7 @@ def money_per_day(*, days: int = 30) -> list[dict]:
         if rate is None:
             day["cost_known"] = False
         else:
-            day["cost"] += (row["cost"] or ZERO) * rate
+            day["cost"] += to_panel_currency(ProviderAmount(row["cost"] or ZERO), exchange_rate=rate)
     result = []
     for day in sorted(per_day, reverse=True):
         values = per_day[day]
@@ -81,10 +84,9 @@ def provider_health() -> list[dict]:
                      .values_list("provider", "n"))
     result = []
     for provider in Provider.objects.all():
-        circuit_open = bool(provider.circuit_open_until and provider.circuit_open_until > now)
-        paused = bool(provider.retry_after_until and provider.retry_after_until > now)
-        low = provider.upstream_balance is not None and provider.upstream_balance < provider.low_balance_threshold
         result.append({"provider": provider, "active_orders": active.get(provider.pk, 0),
-                       "attention": attention.get(provider.pk, 0), "circuit_open": circuit_open, "paused": paused,
-                       "low_balance": low})
+                       "attention": attention.get(provider.pk, 0),
+                       "circuit_open": health.provider_circuit_open(provider, now=now),
+                       "paused": health.provider_paused(provider, now=now),
+                       "low_balance": health.provider_balance_is_low(provider)})
     return result

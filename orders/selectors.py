@@ -6,6 +6,7 @@ with a long history gets pages as fast as a new one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
@@ -14,6 +15,14 @@ from accounts.models import Customer
 from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Stage, Status
 
 OPEN_STAGES = (RequestStage.REQUESTED, RequestStage.SENT)
+
+# Refusals, in the words customers and v2 clients see.
+REFILL_NOT_AVAILABLE = "Refill is not available for this service"
+REFILL_NOT_YET = "Refill is available only for completed orders"
+REFILL_ALREADY_OPEN = "A refill for this order is already in progress"
+CANCEL_NOT_AVAILABLE = "Cancel is not available for this service"
+CANCEL_FINISHED = "The order is already finished"
+CANCEL_ALREADY_OPEN = "Cancellation request was sent earlier"
 
 
 def _with_actions(queryset: QuerySet[Order]) -> QuerySet[Order]:
@@ -24,24 +33,36 @@ def _with_actions(queryset: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
-def order_can_refill(order: Order) -> bool:
-    """Whether the refill button is shown; refills_request has the last word."""
-    return bool(
-        order.service.refill
-        and order.status in (Status.COMPLETED, Status.PARTIAL)
-        and order.upstream_id
-        and not getattr(order, "has_open_refill", False)
-    )
+def refill_refusal(order: Order, *, has_open_refill: bool | None = None) -> str | None:
+    """Why `order` cannot be refilled now, or None when it can. The button, the API and the service ask here.
+
+    `has_open_refill` comes from the caller where it already knows (a batch lookup, an annotation);
+    otherwise it is read from `order.has_open_refill` and taken as False when absent.
+    """
+    if not order.service.refill:
+        return REFILL_NOT_AVAILABLE
+    if order.status not in (Status.COMPLETED, Status.PARTIAL) or not order.upstream_id:
+        return REFILL_NOT_YET
+    if has_open_refill if has_open_refill is not None else getattr(order, "has_open_refill", False):
+        return REFILL_ALREADY_OPEN
+    return None
 
 
-def order_can_cancel(order: Order) -> bool:
-    """Whether the cancel button is shown; cancels_request has the last word."""
-    return bool(
-        order.service.cancel
-        and order.status not in FINAL_STATUSES
-        and order.stage not in (Stage.FINAL, Stage.FAILED)
-        and not getattr(order, "has_open_cancel", False)
-    )
+def cancel_refusal(order: Order, *, has_open_cancel: bool | None = None) -> str | None:
+    """Why `order` cannot be canceled now, or None when it can (see refill_refusal)."""
+    if not order.service.cancel:
+        return CANCEL_NOT_AVAILABLE
+    if order.status in FINAL_STATUSES or order.stage in (Stage.FINAL, Stage.FAILED):
+        return CANCEL_FINISHED
+    if has_open_cancel if has_open_cancel is not None else getattr(order, "has_open_cancel", False):
+        return CANCEL_ALREADY_OPEN
+    return None
+
+
+def orders_with_open_request(model: type[Refill] | type[CancelRequest], *, order_ids: Iterable[int]) -> set[int]:
+    """Ids of the orders that already have a refill (or cancel) waiting to be sent or answered."""
+    return set(model.objects.filter(order_id__in=list(order_ids), stage__in=OPEN_STAGES)
+               .values_list("order_id", flat=True))
 
 
 def orders_for_customer(*, customer: Customer, status: str = "", search: str = "") -> QuerySet[Order]:

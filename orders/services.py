@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import services as money
 from accounts.models import Customer, LedgerEntry
 from accounts.money import ZERO
-from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Source, Stage, Status
+from orders import lifecycle, selectors
+from orders.charges import lock_customer_then_order, order_refund_rest
+from orders.models import CancelRequest, Order, Refill, RequestStage, Source, Stage
 from orders.validation import OrderInput, OrderInputError, clean_order_input
 from providers.models import Service
+from providers.selectors import services_orderable
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +33,12 @@ def _enqueue_send(order_id: int) -> None:
 
 
 def service_for_order(service_id: object) -> Service:
-    """The active service a customer may order, or OrderInputError("Incorrect service ID")."""
+    """The orderable service a customer asked for, or OrderInputError("Incorrect service ID")."""
     try:
         pk = int(str(service_id).strip())
     except (TypeError, ValueError):
         raise OrderInputError("Incorrect service ID", field="service") from None
-    service = Service.objects.filter(pk=pk, is_active=True, provider__is_active=True).first()
+    service = services_orderable().filter(pk=pk).first()
     if service is None:
         raise OrderInputError("Incorrect service ID", field="service")
     return service
@@ -61,6 +61,8 @@ def order_create(
         locked = money.lock_customer(customer.pk)
         if locked.balance < cleaned.charge:
             raise money.InsufficientFunds(needed=cleaned.charge, available=locked.balance)
+        # Created paid and Pending (the model's defaults: the lifecycle's first stage), charged in the same
+        # transaction under the customer's lock; the order row is new, so no order lock is needed.
         order = Order.objects.create(
             customer=locked,
             service=service,
@@ -69,12 +71,10 @@ def order_create(
             quantity=cleaned.quantity,
             rate=cleaned.rate,
             charge=cleaned.charge,
-            status=Status.PENDING,
-            stage=Stage.PAID,
             **cleaned.values,
         )
         if cleaned.charge > ZERO:
-            money.balance_charge_new_order(customer=locked, order=order, amount=cleaned.charge)
+            money.balance_charge(customer=locked, order_id=order.pk, amount=cleaned.charge)
         # Robust: the order is committed and paid by then; a broker hiccup must not turn the answer
         # into an error (the client would think nothing was ordered); the order stays paid for a worker to find.
         transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
@@ -89,13 +89,6 @@ def _owned_orders(*, customer: Customer, order_ids: Iterable[int]) -> dict[int, 
     }
 
 
-def _orders_with_open_request(model: type[Refill] | type[CancelRequest], *, order_ids: Iterable[int]) -> set[int]:
-    """Ids of the orders that already have a refill (or cancel) waiting to be sent or answered."""
-    open_stages = [RequestStage.REQUESTED, RequestStage.SENT]
-    return set(model.objects.filter(order_id__in=list(order_ids), stage__in=open_stages)
-               .values_list("order_id", flat=True))
-
-
 def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Refill | str]:
     """Ask for a refill of each order. Returns, per id, the new Refill or why it was refused.
 
@@ -103,25 +96,21 @@ def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Re
     """
     order_ids = list(dict.fromkeys(order_ids))  # a repeated id must not refuse the refill it just made
     orders = _owned_orders(customer=customer, order_ids=order_ids)
-    open_refills = _orders_with_open_request(Refill, order_ids=orders)
+    open_refills = selectors.orders_with_open_request(Refill, order_ids=orders)
     results: dict[int, Refill | str] = {}
     to_create: list[Refill] = []
     for order_id in order_ids:
         order = orders.get(order_id)
         if order is None:
             results[order_id] = INCORRECT_ORDER_ID
-        elif not order.service.refill:
-            results[order_id] = "Refill is not available for this service"
-        elif order.status not in (Status.COMPLETED, Status.PARTIAL) or not order.upstream_id:
-            results[order_id] = "Refill is available only for completed orders"
-        elif order_id in open_refills:
-            results[order_id] = "A refill for this order is already in progress"
+        elif refusal := selectors.refill_refusal(order, has_open_refill=order_id in open_refills):
+            results[order_id] = refusal
         else:
             refill = Refill(order=order)
             to_create.append(refill)
             results[order_id] = refill
             open_refills.add(order_id)
-    _create_open_requests(to_create, results, "A refill for this order is already in progress")
+    _create_open_requests(to_create, results, selectors.REFILL_ALREADY_OPEN)
     return results
 
 
@@ -133,19 +122,15 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
     """
     order_ids = list(dict.fromkeys(order_ids))
     orders = _owned_orders(customer=customer, order_ids=order_ids)
-    open_cancels = _orders_with_open_request(CancelRequest, order_ids=orders)
+    open_cancels = selectors.orders_with_open_request(CancelRequest, order_ids=orders)
     results: dict[int, CancelRequest | str] = {}
     to_create: list[CancelRequest] = []
     for order_id in order_ids:
         order = orders.get(order_id)
         if order is None:
             results[order_id] = INCORRECT_ORDER_ID
-        elif not order.service.cancel:
-            results[order_id] = "Cancel is not available for this service"
-        elif order.status in FINAL_STATUSES or order.stage in (Stage.FINAL, Stage.FAILED):
-            results[order_id] = "The order is already finished"
-        elif order_id in open_cancels:
-            results[order_id] = "Cancellation request was sent earlier"
+        elif refusal := selectors.cancel_refusal(order, has_open_cancel=order_id in open_cancels):
+            results[order_id] = refusal
         elif order.stage == Stage.PAID and (done := _cancel_unsent_with_request(order)):
             results[order_id] = done
         elif order.stage in (Stage.PAID, Stage.SENDING, Stage.UNKNOWN) and not order.upstream_id:
@@ -155,7 +140,7 @@ def cancels_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Ca
             to_create.append(cancel)
             results[order_id] = cancel
             open_cancels.add(order_id)
-    _create_open_requests(to_create, results, "Cancellation request was sent earlier")
+    _create_open_requests(to_create, results, selectors.CANCEL_ALREADY_OPEN)
     return results
 
 
@@ -193,18 +178,12 @@ def order_cancel_unsent(*, order_id: int, note: str = "Canceled before it was se
 
     The claim and the refund are one transaction: an order is never left canceled without its refund.
     """
-    customer_id = Order.objects.values_list("customer_id", flat=True).get(pk=order_id)
     now = timezone.now()
     with transaction.atomic():
-        money.lock_customer(customer_id)  # the fixed lock order: customer before order
+        lock_customer_then_order(order_id)
         # The conditional update is the claim: a worker claims with paid -> sending, so only one of us wins.
-        claimed = Order.objects.filter(pk=order_id, stage=Stage.PAID).update(
-            stage=Stage.FINAL, status=Status.CANCELED, remains=F("quantity") * Coalesce("runs", 1),
-            finished_at=now, updated_at=now,
-        )
-        if not claimed:
+        if not lifecycle.cancel(order_id=order_id, now=now, sources=(Stage.PAID,), note=note):
             return False
-        charge = Order.objects.values_list("charge", flat=True).get(pk=order_id)
-        if charge > Decimal(0):
-            money.balance_refund(order_id=order_id, amount=charge, cause=LedgerEntry.Cause.CANCELED, note=note)
+        order_refund_rest(order_id=order_id, cause=LedgerEntry.Cause.CANCELED, note=note)
+        lifecycle.mark_settled(order_ids=[order_id], now=now)
     return True

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from accounts import services as money
 from accounts.models import LedgerEntry
-from accounts.money import ZERO, price_for
+from accounts.money import ZERO
+from accounts.services import InsufficientFunds
+from orders.charges import order_charge, order_refund
 from orders.models import CancelRequest, Order, RequestStage, Status
+from providers.pricing import charge_for, subscription_units
 
 SUBSCRIPTION_END_STATUSES = (Status.COMPLETED, Status.EXPIRED, Status.CANCELED)
 OUT_OF_FUNDS = "Subscription canceled: the balance does not cover the next post"
@@ -41,20 +43,20 @@ def subscription_charge_posts(*, order_id: int, posts_done: int) -> PostCharges:
     order = Order.objects.only("id", "customer_id", "sub_posts", "sub_max", "rate", "posts_charged").get(pk=order_id)
     if order.sub_posts or posts_done <= order.posts_charged:
         return PostCharges(charged=0, out_of_funds=False)
-    per_post = price_for(rate=order.rate, units=order.sub_max or 0)
+    per_post = charge_for(rate=order.rate, units=subscription_units(posts=1, post_max=order.sub_max))
     charged = 0
     for post_number in range(order.posts_charged + 1, posts_done + 1):
         try:
             with transaction.atomic():
                 if per_post > ZERO:
-                    money.balance_charge(customer_id=order.customer_id, order=order, amount=per_post,
-                                         cause=post_charge_cause(post_number), note=f"Post {post_number}")
+                    order_charge(order_id=order_id, amount=per_post, cause=post_charge_cause(post_number),
+                                 note=f"Post {post_number}")
                 Order.objects.filter(pk=order_id, posts_charged=post_number - 1).update(posts_charged=post_number)
             charged += 1
         except IntegrityError:
             # Charged already by a racing poller: move the counter on and carry on with the next post.
             Order.objects.filter(pk=order_id, posts_charged__lt=post_number).update(posts_charged=post_number)
-        except money.InsufficientFunds:
+        except InsufficientFunds:
             subscription_cancel_for_funds(order_id=order_id)
             return PostCharges(charged=charged, out_of_funds=True)
     return PostCharges(charged=charged, out_of_funds=False)
@@ -82,8 +84,8 @@ def subscription_refund_undelivered(*, order_id: int, posts_done: int) -> Ledger
     # The upstream counts the old posts it delivered among `posts`; both were paid up front.
     paid_posts = order.sub_posts + (order.sub_old_posts or 0)
     undelivered_posts = max(0, paid_posts - max(0, posts_done))
-    amount = price_for(rate=order.rate, units=undelivered_posts * (order.sub_max or 0))
+    amount = charge_for(rate=order.rate, units=subscription_units(posts=undelivered_posts, post_max=order.sub_max))
     if amount <= ZERO:
         return None
-    return money.balance_refund(order_id=order_id, amount=amount, cause=LedgerEntry.Cause.SUBSCRIPTION_END,
-                                note=f"{undelivered_posts} post(s) not delivered")
+    return order_refund(order_id=order_id, amount=amount, cause=LedgerEntry.Cause.SUBSCRIPTION_END,
+                        note=f"{undelivered_posts} post(s) not delivered")

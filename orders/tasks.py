@@ -7,8 +7,10 @@ so a slow upstream's polling never delays sending.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
-from orders.pipeline import health, poll, requests, send, settle
+from orders.pipeline import poll, requests, send, settle
+from providers import health
 
 # Per-provider jobs that beat fans out (one task per ready provider, so providers are polled in parallel
 # and one provider's orders by one task at a time in the normal course).
@@ -30,7 +32,8 @@ def order_send_task(order_id: int) -> str:
 def orders_send_sweep_task() -> dict:
     """Stale "sending" claims -> unknown; due paid orders nobody took (retries, lost messages) -> queued."""
     stale = send.orders_sweep_stale_sending()
-    due = send.orders_due_for_sending(grace_seconds=send.conf.send_grace_seconds(), limit=5000)
+    # The sweeper leaves fresh orders to the task enqueued at creation, so one order is not queued twice.
+    due = send.orders_due_for_sending(grace_seconds=settings.PIPELINE_SEND_GRACE_SECONDS, limit=5000)
     for order_id in due:
         order_send_task.delay(order_id)
     return {"stale_to_unknown": stale, "queued": len(due)}

@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from accounts.money import ZERO, price_for, quantize
+from accounts.money import ZERO
 from providers.models import Service
 from providers.ordertypes import (
     FIELDS,
     ORDER_TYPES,
     SUBSCRIPTION_DELAYS,
     SUBSCRIPTIONS,
+    OrderType,
     split_lines,
 )
+from providers.pricing import charge_for, customer_rate, subscription_units, units_for
 
 MAX_RUNS = 1000
 MAX_INTERVAL_MINUTES = 60 * 24 * 30
@@ -44,21 +46,9 @@ class OrderInput:
     service: Service
     rate: Decimal  # per 1000, after the customer's discount
     quantity: int  # per run for drip-feed; 1 for packages; 0 for subscriptions
-    units: int  # what is charged up front: quantity × runs, posts × max, 1000 per package
+    units: int  # what is charged up front, by providers.pricing: quantity × runs, posts × max, per package
     charge: Decimal
     values: dict[str, object] = field(default_factory=dict)  # Order model field -> value
-
-
-def discounted_rate(*, rate: Decimal, discount_percent: Decimal) -> Decimal:
-    """A price per 1000 less a discount in percent, at the money precision."""
-    if not discount_percent:
-        return rate
-    return quantize(rate * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
-
-
-def customer_rate(*, service: Service, discount_percent: Decimal) -> Decimal:
-    """The customer's price per 1000: the sale rate less their discount."""
-    return discounted_rate(rate=service.rate, discount_percent=discount_percent)
 
 
 def _text(data: Mapping[str, object], name: str) -> str:
@@ -146,44 +136,101 @@ def _expiry(data: Mapping[str, object], today: dt.date) -> dt.date | None:
     return value
 
 
-def _subscription(service: Service, data: Mapping[str, object], today: dt.date) -> tuple[dict, int, int]:
-    values: dict[str, object] = {"username": _short_text(data, "username")}
+def _subscription_units(service: Service, data: Mapping[str, object]) -> tuple[dict, int]:
+    """The fields that price a subscription, and the units charged up front."""
     low = _int(data, "min", required=True, minimum=1)
     high = _int(data, "max", required=True, minimum=1)
     if low > high:
         raise OrderInputError("Incorrect min: must not be more than max", field="min")
     _within_limits(service, low, "min")
     _within_limits(service, high, "max")
-    delay = _int(data, "delay", required=True)
-    if delay not in SUBSCRIPTION_DELAYS:
-        allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
-        raise OrderInputError(f"Incorrect delay: must be one of {allowed}", field="delay")
     posts = _int(data, "posts", required=False)
     old_posts = _int(data, "old_posts", required=False)
     if posts == 0:
         raise OrderInputError("Incorrect posts: must be at least 1, or left out for unlimited", field="posts")
-    values.update(sub_min=low, sub_max=high, sub_delay=delay, sub_posts=posts, sub_old_posts=old_posts,
-                  sub_expiry=_expiry(data, today))
     # With `posts`, every post that may come (the new ones and the old ones asked for) is paid up front
     # at `max`; without, each post is charged as it appears (nothing up front).
-    units = (posts + (old_posts or 0)) * high if posts else 0
+    units = subscription_units(posts=posts + (old_posts or 0), post_max=high) if posts else 0
+    return {"sub_min": low, "sub_max": high, "sub_posts": posts, "sub_old_posts": old_posts}, units
+
+
+def _subscription(service: Service, data: Mapping[str, object], today: dt.date) -> tuple[dict, int, int]:
+    values: dict[str, object] = {"username": _short_text(data, "username")}
+    priced, units = _subscription_units(service, data)
+    delay = _int(data, "delay", required=True)
+    if delay not in SUBSCRIPTION_DELAYS:
+        allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
+        raise OrderInputError(f"Incorrect delay: must be one of {allowed}", field="delay")
+    values.update(priced, sub_delay=delay, sub_expiry=_expiry(data, today))
     return values, 0, units
+
+
+def _quantity_units(service: Service, order_type: OrderType, data: Mapping[str, object]) -> tuple[int, int, dict]:
+    """The quantity (per run), the units charged and the drip-feed fields, for any type but subscriptions."""
+    if order_type.per_package:
+        quantity = 1
+    elif order_type.quantity_from:
+        quantity = len(_lines(data, order_type.quantity_from))
+        _within_limits(service, quantity, order_type.quantity_from)
+    else:
+        quantity = _int(data, "quantity", required=True, minimum=1)
+        _within_limits(service, quantity)
+
+    runs = _int(data, "runs", required=False) if "runs" in order_type.optional else None
+    interval = _int(data, "interval", required=False) if "interval" in order_type.optional else None
+    if not runs and not interval:
+        # Clients that always send the drip-feed fields send 0 (or nothing) for a plain order.
+        runs = interval = None
+    drip: dict[str, object] = {}
+    if runs is not None or interval is not None:
+        if not service.dripfeed:
+            raise OrderInputError("Drip-feed is not available for this service", field="runs")
+        if runs is None or interval is None:
+            missing = "runs" if runs is None else "interval"
+            raise OrderInputError("Drip-feed needs both runs and interval", field=missing)
+        if not 2 <= runs <= MAX_RUNS:
+            raise OrderInputError(f"Incorrect runs: must be from 2 to {MAX_RUNS}", field="runs")
+        if not 1 <= interval <= MAX_INTERVAL_MINUTES:
+            raise OrderInputError(f"Incorrect interval: must be from 1 to {MAX_INTERVAL_MINUTES} minutes",
+                                  field="interval")
+        drip = {"runs": runs, "interval": interval}
+    return quantity, units_for(order_type, quantity=quantity, runs=runs), drip
+
+
+def _order_type(service: Service) -> OrderType:
+    order_type = ORDER_TYPES.get(service.type)
+    if order_type is None:
+        raise OrderInputError("Incorrect service ID")
+    return order_type
+
+
+def order_quote(*, service: Service, data: Mapping[str, object], discount_percent: Decimal = ZERO) -> Decimal:
+    """What an order of `data` for `service` would be charged, checking only the fields that set the price.
+
+    The same steps as `clean_order_input` price it, so the figure shown before ordering is the one charged.
+    Raises OrderInputError with a customer-facing message.
+    """
+    order_type = _order_type(service)
+    rate = customer_rate(service=service, discount_percent=discount_percent)
+    if order_type.name == SUBSCRIPTIONS:
+        _, units = _subscription_units(service, data)
+    else:
+        _, units, _ = _quantity_units(service, order_type, data)
+    return charge_for(rate=rate, units=units)
 
 
 def clean_order_input(
     *, service: Service, data: Mapping[str, object], discount_percent: Decimal = ZERO, today: dt.date | None = None
 ) -> OrderInput:
     """Validate `data` for `service`'s type and price it. Raises OrderInputError with a customer-facing message."""
-    order_type = ORDER_TYPES.get(service.type)
-    if order_type is None:
-        raise OrderInputError("Incorrect service ID")
+    order_type = _order_type(service)
     today = today or dt.date.today()
     rate = customer_rate(service=service, discount_percent=discount_percent)
     values: dict[str, object] = {}
 
     if order_type.name == SUBSCRIPTIONS:
         values, quantity, units = _subscription(service, data, today)
-        charge = price_for(rate=rate, units=units)
+        charge = charge_for(rate=rate, units=units)
         return OrderInput(service=service, rate=rate, quantity=quantity, units=units, charge=charge, values=values)
 
     values["link"] = _url(data, "link")
@@ -202,36 +249,7 @@ def clean_order_input(
         if not str(answer).isdigit() or int(answer) < 1:
             raise OrderInputError("Incorrect answer_number: must be a positive whole number", field="answer_number")
 
-    if order_type.per_package:
-        quantity = 1
-        units = 1000  # the rate is the price of one package
-    elif order_type.quantity_from:
-        quantity = len(split_lines(str(values[order_type.quantity_from])))
-        _within_limits(service, quantity, order_type.quantity_from)
-        units = quantity
-    else:
-        quantity = _int(data, "quantity", required=True, minimum=1)
-        _within_limits(service, quantity)
-        units = quantity
-
-    runs = _int(data, "runs", required=False) if "runs" in order_type.optional else None
-    interval = _int(data, "interval", required=False) if "interval" in order_type.optional else None
-    if not runs and not interval:
-        # Clients that always send the drip-feed fields send 0 (or nothing) for a plain order.
-        runs = interval = None
-    if runs is not None or interval is not None:
-        if not service.dripfeed:
-            raise OrderInputError("Drip-feed is not available for this service", field="runs")
-        if runs is None or interval is None:
-            missing = "runs" if runs is None else "interval"
-            raise OrderInputError("Drip-feed needs both runs and interval", field=missing)
-        if not 2 <= runs <= MAX_RUNS:
-            raise OrderInputError(f"Incorrect runs: must be from 2 to {MAX_RUNS}", field="runs")
-        if not 1 <= interval <= MAX_INTERVAL_MINUTES:
-            raise OrderInputError(f"Incorrect interval: must be from 1 to {MAX_INTERVAL_MINUTES} minutes",
-                                  field="interval")
-        values.update(runs=runs, interval=interval)
-        units = quantity * runs
-
-    charge = price_for(rate=rate, units=units)
+    quantity, units, drip = _quantity_units(service, order_type, data)
+    values.update(drip)
+    charge = charge_for(rate=rate, units=units)
     return OrderInput(service=service, rate=rate, quantity=quantity, units=units, charge=charge, values=values)

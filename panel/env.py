@@ -32,14 +32,19 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no), got {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    """An integer; with `minimum`, a smaller value (set or default) stops start-up."""
     value = os.environ.get(name)
     if value is None or value.strip() == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+        result = default
+    else:
+        try:
+            result = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and result < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {result}")
+    return result
 
 
 def env_decimal(name: str, default: str) -> Decimal:

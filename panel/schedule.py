@@ -1,40 +1,39 @@
-"""Celery beat's schedule: one entry per periodic task. settings.py imports CELERY_BEAT_SCHEDULE from here."""
+"""Celery beat's schedule: one entry per periodic task.
+
+settings.py builds CELERY_BEAT_SCHEDULE with `beat_schedule`, from the periods it has already read and
+checked (PANEL_SERVICE_SYNC_MINUTES, PANEL_POLL_SECONDS), so this module reads no configuration itself.
+"""
+
+from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import ImproperlyConfigured
+# The jobs the dispatcher runs per provider, each on its own beat entry.
+PROVIDER_JOBS = ("orders_poll", "refills_send", "refills_poll", "cancels_send", "cancels_poll", "balance_check")
 
-from panel.env import env_int
 
-# Read from the environment directly: this module is imported by settings.py itself, so it cannot use
-# django.conf.settings. Same variable and default as settings.PANEL_SERVICE_SYNC_MINUTES.
-_SERVICE_SYNC_MINUTES = env_int("PANEL_SERVICE_SYNC_MINUTES", 60)
-if _SERVICE_SYNC_MINUTES < 1:
-    raise ImproperlyConfigured("PANEL_SERVICE_SYNC_MINUTES must be at least 1")
-
-CELERY_BEAT_SCHEDULE = {
-    "services-sync-all": {
-        "task": "providers.tasks.services_sync_all_task",
-        "schedule": timedelta(minutes=_SERVICE_SYNC_MINUTES),
-    },
-}
-
-# --- The order pipeline ---------------------------------------------------------------------------
-# Same variable and default as settings.PANEL_POLL_SECONDS; run_local sets it low so demo orders move.
-_POLL_SECONDS = env_int("PANEL_POLL_SECONDS", 60)
-if _POLL_SECONDS < 1:
-    raise ImproperlyConfigured("PANEL_POLL_SECONDS must be at least 1")
-
-CELERY_BEAT_SCHEDULE.update({
-    "orders-send-sweep": {"task": "orders.tasks.orders_send_sweep_task", "schedule": timedelta(seconds=_POLL_SECONDS)},
-    "orders-settle-pending": {"task": "orders.tasks.orders_settle_pending_task",
-                              "schedule": timedelta(seconds=max(_POLL_SECONDS, 60))},
-    **{
-        f"providers-{job.replace('_', '-')}": {
-            "task": "orders.tasks.providers_dispatch_task",
-            "schedule": timedelta(seconds=_POLL_SECONDS * (10 if job == "balance_check" else 1)),
-            "args": (job,),
-        }
-        for job in ("orders_poll", "refills_send", "refills_poll", "cancels_send", "cancels_poll", "balance_check")
-    },
-})
+def beat_schedule(*, service_sync_minutes: int, poll_seconds: int) -> dict[str, dict]:
+    """Every periodic task with its period and arguments."""
+    return {
+        "services-sync-all": {
+            "task": "providers.tasks.services_sync_all_task",
+            "schedule": timedelta(minutes=service_sync_minutes),
+        },
+        # --- The order pipeline ---------------------------------------------------------------------
+        "orders-send-sweep": {
+            "task": "orders.tasks.orders_send_sweep_task",
+            "schedule": timedelta(seconds=poll_seconds),
+        },
+        "orders-settle-pending": {
+            "task": "orders.tasks.orders_settle_pending_task",
+            "schedule": timedelta(seconds=max(poll_seconds, 60)),
+        },
+        **{
+            f"providers-{job.replace('_', '-')}": {
+                "task": "orders.tasks.providers_dispatch_task",
+                "schedule": timedelta(seconds=poll_seconds * (10 if job == "balance_check" else 1)),
+                "args": (job,),
+            }
+            for job in PROVIDER_JOBS
+        },
+    }

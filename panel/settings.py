@@ -5,6 +5,7 @@ from pathlib import Path
 import dj_database_url
 
 from panel.env import env_bool, env_decimal, env_int, env_list, env_str
+from panel.schedule import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PANEL_DATA_DIR", str(BASE_DIR / "data")))
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "accounts",
     "providers",
     "orders",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -68,7 +70,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'panel.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # no upstream HTTP call may sit inside a transaction
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL lets readers go on while one writer works, and
@@ -105,8 +107,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # Same folders and format, but each message becomes visible only once written whole.
     CELERY_BROKER_TRANSPORT = "panel.broker:Transport"
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -125,10 +127,32 @@ PANEL_NAME = env_str("PANEL_NAME", "SMM Panel")
 PANEL_CURRENCY = env_str("PANEL_CURRENCY", "USD").upper()
 PANEL_DEFAULT_MARKUP_PERCENT = env_decimal("PANEL_DEFAULT_MARKUP_PERCENT", "30")
 PANEL_PRICE_DECIMALS = env_int("PANEL_PRICE_DECIMALS", 4)
-PANEL_SERVICE_SYNC_MINUTES = env_int("PANEL_SERVICE_SYNC_MINUTES", 60)
-PANEL_POLL_SECONDS = env_int("PANEL_POLL_SECONDS", 60)
+PANEL_SERVICE_SYNC_MINUTES = env_int("PANEL_SERVICE_SYNC_MINUTES", 60, minimum=1)
+# run_local sets it low so demo orders move.
+PANEL_POLL_SECONDS = env_int("PANEL_POLL_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = beat_schedule(service_sync_minutes=PANEL_SERVICE_SYNC_MINUTES, poll_seconds=PANEL_POLL_SECONDS)
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)
 API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 60)
+# Serves /api/bench-floor, a trivial JSON answer that measures the web stack alone (bench/api.py).
+PANEL_BENCH_FLOOR = env_bool("PANEL_BENCH_FLOOR", False)
+
+# --- The order pipeline (orders/pipeline/conf.py) --------------------------------------------
+# After an Unavailable answer, the wait before the next try doubles from this, up to the cap.
+PIPELINE_SEND_BACKOFF_SECONDS = env_int("PIPELINE_SEND_BACKOFF_SECONDS", 30, minimum=1)
+PIPELINE_SEND_BACKOFF_MAX_SECONDS = env_int("PIPELINE_SEND_BACKOFF_MAX_SECONDS", 3600,
+                                            minimum=PIPELINE_SEND_BACKOFF_SECONDS)
+# How long orders wait before another try when our balance at the provider is too low.
+PIPELINE_LOW_BALANCE_HOLD_SECONDS = env_int("PIPELINE_LOW_BALANCE_HOLD_SECONDS", 600, minimum=0)
+# A claim older than this means the worker died mid-send; it must outlast the task's hard time limit,
+# or a worker still waiting for the provider's answer would see its order sent a second time.
+PIPELINE_SENDING_STALE_SECONDS = env_int("PIPELINE_SENDING_STALE_SECONDS", 600, minimum=CELERY_TASK_TIME_LIMIT + 1)
+# How many polls must call an upstream id incorrect before the order is flagged for the admin.
+PIPELINE_INCORRECT_ID_POLLS = env_int("PIPELINE_INCORRECT_ID_POLLS", 3, minimum=1)
+# Consecutive failures that open a provider's circuit, and how long it stays open.
+PIPELINE_CIRCUIT_FAILURES = env_int("PIPELINE_CIRCUIT_FAILURES", 5, minimum=1)
+PIPELINE_CIRCUIT_COOLDOWN_SECONDS = env_int("PIPELINE_CIRCUIT_COOLDOWN_SECONDS", 120, minimum=1)
+# The send sweeper leaves orders younger than this to the task enqueued when they were placed.
+PIPELINE_SEND_GRACE_SECONDS = env_int("PIPELINE_SEND_GRACE_SECONDS", 30, minimum=0)
 
 # --- Auth, i18n, time ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -137,6 +161,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins per (username, address) before it is locked, and how long the lock lasts.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -191,4 +218,3 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
-from panel.schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401

@@ -12,7 +12,7 @@ from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 
 from providers.models import Category, ExchangeRate, Provider, Service, ServiceChange
-from providers.pricing import PricingError, margin_percent
+from providers.pricing import PricingError, ProviderAmount, margin_percent, to_panel_currency
 from providers.services import (
     ProviderError,
     SyncError,
@@ -223,7 +223,8 @@ class ServiceAdmin(admin.ModelAdmin):
             exchange = Decimal(1)
         if exchange is None:
             return "no exchange rate"
-        margin = margin_percent(rate=obj.rate, cost=obj.upstream_rate * exchange)
+        margin = margin_percent(rate=obj.rate, cost=to_panel_currency(ProviderAmount(obj.upstream_rate),
+                                                                       exchange_rate=exchange))
         return "—" if margin is None else f"{margin}"
 
     def save_model(self, request, obj, form, change):

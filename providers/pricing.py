@@ -1,19 +1,53 @@
-"""Sale prices: upstream cost converted into the panel currency, then marked up. Pure functions only."""
+"""Every pricing rule, as pure functions: the sale rate (conversion, markup), the customer's discount, the units
+an order is charged for, and what those units cost.
+
+Two currencies meet here. A provider bills in its own (`upstream_rate`, an order's `upstream_charge`); customers
+pay in the panel's (`rate`, `charge`, `refunded`). `ProviderAmount` and `PanelAmount` name which is which, and
+`to_panel_currency` is the one way from the first to the second. Storage precision and its half-up rounding are
+the money column's spec, in accounts.money.
+"""
 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING, NewType
 
 from django.conf import settings
 
-from accounts.money import MONEY_DECIMAL_PLACES
+from accounts.money import MONEY_DECIMAL_PLACES, quantize
+from providers.ordertypes import OrderType
+
+if TYPE_CHECKING:
+    from providers.models import Service
 
 HUNDRED = Decimal(100)
 ONE = Decimal(1)
+PER = Decimal(1000)  # rates are per 1000 units
+# A package type's rate is the price of one package, and rates are per PER units: one package counts as PER units.
+PACKAGE_UNITS = int(PER)
+
+ProviderAmount = NewType("ProviderAmount", Decimal)  # in a provider's currency: what the upstream bills
+PanelAmount = NewType("PanelAmount", Decimal)  # in the panel's currency: what customers pay
 
 
 class PricingError(ValueError):
     """A price cannot be computed (a missing exchange rate, a nonsensical markup)."""
+
+
+# --- currency --------------------------------------------------------------------------------------------------
+
+
+def to_panel_currency(amount: ProviderAmount, *, exchange_rate: Decimal) -> PanelAmount:
+    """`amount` of a provider's currency in the panel's, unrounded.
+
+    `exchange_rate` is how many panel-currency units one unit of the provider's currency buys.
+    """
+    if exchange_rate <= 0:
+        raise PricingError(f"Exchange rate must be positive, got {exchange_rate}")
+    return PanelAmount(Decimal(amount) * Decimal(exchange_rate))
+
+
+# --- sale rate -------------------------------------------------------------------------------------------------
 
 
 def _round_up(amount: Decimal, decimals: int) -> Decimal:
@@ -33,23 +67,20 @@ def sale_rate(
     fixed_rate: Decimal | None,
     markup_percent: Decimal,
     decimals: int | None = None,
-) -> Decimal:
-    """Sale price per 1000 in the panel currency.
+) -> PanelAmount:
+    """Sale price per 1000 in the panel currency, from `upstream_rate` per 1000 in the provider's.
 
-    `exchange_rate` is how many panel-currency units one unit of the provider's currency buys. A fixed
-    rate wins over the markup and is kept as entered; a marked-up price is rounded up to `decimals` (the
+    A fixed rate wins over the markup and is kept as entered; a marked-up price is rounded up to `decimals` (the
     panel's price decimals by default). Never below the converted upstream cost, whatever the fixed rate
     or markup.
     """
-    if exchange_rate <= 0:
-        raise PricingError(f"Exchange rate must be positive, got {exchange_rate}")
+    cost = to_panel_currency(ProviderAmount(Decimal(upstream_rate)), exchange_rate=exchange_rate)
     places = price_decimals() if decimals is None else decimals
-    cost = Decimal(upstream_rate) * Decimal(exchange_rate)
     if fixed_rate is not None:
         price = Decimal(fixed_rate)  # the admin's exact figure
     else:
         price = _round_up(cost * (ONE + Decimal(markup_percent) / HUNDRED), places)
-    return max(price, _round_up(cost, places))
+    return PanelAmount(max(price, _round_up(cost, places)))
 
 
 def markup_for(
@@ -70,3 +101,49 @@ def margin_percent(*, rate: Decimal, cost: Decimal) -> Decimal | None:
     if not cost:
         return None
     return ((Decimal(rate) - Decimal(cost)) / Decimal(cost) * HUNDRED).quantize(Decimal("0.01"))
+
+
+# --- the customer's rate ---------------------------------------------------------------------------------------
+
+
+def discounted_rate(*, rate: Decimal, discount_percent: Decimal) -> PanelAmount:
+    """A price per 1000 less a discount in percent, at the money precision."""
+    if not discount_percent:
+        return PanelAmount(rate)
+    return PanelAmount(quantize(rate * (HUNDRED - Decimal(discount_percent)) / HUNDRED))
+
+
+def customer_rate(*, service: Service, discount_percent: Decimal) -> PanelAmount:
+    """The customer's price per 1000: the service's sale rate less their discount."""
+    return discounted_rate(rate=service.rate, discount_percent=discount_percent)
+
+
+# --- units -----------------------------------------------------------------------------------------------------
+
+
+def _priced_units(count: int, *, per_package: bool) -> int:
+    return count * PACKAGE_UNITS if per_package else count
+
+
+def units_for(order_type: OrderType, *, quantity: int, runs: int | None = None) -> int:
+    """The units charged for `quantity` (per run) of `order_type`; a drip-feed pays every one of its `runs`."""
+    per_run = _priced_units(quantity, per_package=order_type.per_package)
+    return per_run * runs if runs else per_run
+
+
+def refund_units(*, remains: int, per_package: bool) -> int:
+    """The units `remains` undelivered stand for: packages for a package type, plain units otherwise."""
+    return _priced_units(remains, per_package=per_package)
+
+
+def subscription_units(*, posts: int, post_max: int | None) -> int:
+    """The units `posts` posts of a subscription are charged: `post_max` (its `max`) each."""
+    return posts * (post_max or 0)
+
+
+# --- charges ---------------------------------------------------------------------------------------------------
+
+
+def charge_for(*, rate: Decimal, units: int | Decimal) -> PanelAmount:
+    """What `units` cost at `rate` per 1000, rounded half up to the money precision."""
+    return PanelAmount(quantize(Decimal(rate) * Decimal(units) / PER))

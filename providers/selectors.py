@@ -45,6 +45,11 @@ def providers_active() -> QuerySet[Provider]:
     return Provider.objects.filter(is_active=True).order_by("name")
 
 
+def services_orderable() -> QuerySet[Service]:
+    """Services a customer may order now: active, at an active provider. The one definition of "orderable"."""
+    return Service.objects.filter(is_active=True, provider__is_active=True)
+
+
 def services_with_pricing(*, service_ids: Iterable[int]) -> QuerySet[Service]:
     """Services with what their price depends on (provider, category) in the same query."""
     return Service.objects.filter(pk__in=list(service_ids)).select_related("provider", "category")

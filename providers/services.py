@@ -12,7 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from providers.bulk import bulk_update_rows
-from providers.client import Balance, ProviderClient, Rejected, Unavailable
+from providers.client import Balance, Rejected, Unavailable
+from providers.health import provider_balance_fetch
 from providers.models import Category, ExchangeRate, Provider, Service, ServiceChange
 from providers.pricing import PricingError, markup_for, sale_rate
 from providers.selectors import exchange_rates_for, services_with_pricing
@@ -96,17 +97,14 @@ def provider_create(
 
 
 def provider_check(*, provider: Provider) -> Balance:
-    """Ask the upstream for our balance there and record it. Raises ProviderError with the upstream's reason."""
+    """Ask the upstream for our balance there and record it, with the same health bookkeeping as the
+    periodic check. Raises ProviderError with the upstream's reason."""
     try:
-        balance = ProviderClient(provider).balance()
+        return provider_balance_fetch(provider=provider)
     except Rejected as exc:
         raise ProviderError(f"{provider.name}: the upstream refused: {exc.message}") from None
     except Unavailable as exc:
         raise ProviderError(f"{provider.name}: the upstream is unavailable: {exc.reason}") from None
-    now = timezone.now()
-    Provider.objects.filter(pk=provider.pk).update(upstream_balance=balance.amount, upstream_balance_checked_at=now)
-    provider.upstream_balance, provider.upstream_balance_checked_at = balance.amount, now
-    return balance
 
 
 def service_reprice(*, service_ids: Iterable[int]) -> int:

@@ -6,8 +6,23 @@ import os
 
 import pytest
 from django.conf import settings
+from django.test.utils import override_settings
 
 pytest_plugins = ["tests.simulator_fixtures"]
+
+# Hashing each test user's password with the production cost would dominate the suite's time. Only this
+# process checks those passwords (live servers run in it, in a thread), so no other process needs the hasher.
+FAST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+_fast_hashers = override_settings(PASSWORD_HASHERS=FAST_PASSWORD_HASHERS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test or fixture makes a user; the override also empties Django's cache of hashers.
+    _fast_hashers.enable()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _fast_hashers.disable()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -10,7 +10,8 @@ from datetime import datetime
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
-from orders.pipeline import health, poll, requests, send, settle
+from orders.pipeline import poll, requests, send, settle
+from providers import health
 
 logger = logging.getLogger(__name__)
 

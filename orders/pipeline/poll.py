@@ -18,14 +18,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders.models import FINAL_STATUSES, Order, OrderStatusChange, Stage, Status
-from orders.pipeline import conf, health
-from orders.pipeline.bulk import bulk_update_rows
+from orders import lifecycle
+from orders.models import Order, OrderStatusChange, Stage
+from orders.pipeline import conf
 from orders.pipeline.requests import cancels_send
-from orders.pipeline.settle import REFUND_STATUSES, is_subscription, orders_settle
+from orders.pipeline.settle import is_subscription, orders_settle
 from orders.subscriptions import subscription_charge_posts
+from providers import health
+from providers.bulk import bulk_update_rows
 from providers.client import ItemError, OrderStatus, Rejected, Unavailable
-from providers.client_answers import child_order_ids
 from providers.models import Provider
 
 logger = logging.getLogger(__name__)
@@ -60,60 +61,6 @@ def _claim_batch(*, provider_id: int, started: datetime, now: datetime, size: in
     return rows
 
 
-def _apply_one(order: Order, result: OrderStatus | ItemError, now: datetime) -> tuple[bool, OrderStatusChange | None]:
-    """Change `order` in memory from one upstream answer. Returns (changed, history row or None)."""
-    if isinstance(result, ItemError):
-        order.incorrect_id_count += 1
-        if order.incorrect_id_count >= conf.incorrect_id_polls() and not order.attention:
-            count = order.incorrect_id_count
-            order.attention = f"The provider answered '{result.message}' on {count} polls in a row"[:300]
-        return True, None
-    changed = False
-    if order.incorrect_id_count:
-        order.incorrect_id_count = 0
-        changed = True
-    if result.status is None:
-        # An unknown word is shown to the admin, never guessed into a status that could move money.
-        note = f"Unknown upstream status word: {result.raw_status!r}"[:300]
-        if order.attention != note or order.upstream_status != result.raw_status[:60]:
-            order.attention = note
-            order.upstream_status = result.raw_status[:60]
-            changed = True
-        return changed, None
-    progress_changed = (order.status != result.status or order.remains != result.remains
-                        or order.start_count != result.start_count)
-    new_values = {
-        "status": result.status,
-        "upstream_status": result.raw_status[:60],
-        "start_count": result.start_count,
-        "remains": result.remains,
-        "runs_done": result.runs_done if result.runs_done is not None else order.runs_done,
-        "posts_done": result.posts_done if result.posts_done is not None else order.posts_done,
-        "upstream_charge": result.charge if result.charge is not None else order.upstream_charge,
-    }
-    children = child_order_ids(result)
-    if children is not None:
-        new_values["child_orders"] = ",".join(children)[:10_000]
-    for name, value in new_values.items():
-        if getattr(order, name) != value:
-            setattr(order, name, value)
-            changed = True
-    if result.status in FINAL_STATUSES:
-        order.stage = Stage.FINAL
-        order.finished_at = now
-        if result.status not in REFUND_STATUSES and not is_subscription(order):
-            order.settled_at = now  # nothing owed
-        if result.status == Status.PARTIAL and result.remains is None:
-            # No count of what was not delivered: refunding a guess could give too much or too little.
-            order.attention = "Partial without a remains count from the provider: nothing refunded automatically"
-        changed = True
-    history = None
-    if progress_changed:
-        history = OrderStatusChange(order=order, status=result.status, upstream_status=result.raw_status[:60],
-                                    start_count=result.start_count, remains=result.remains)
-    return changed, history
-
-
 @dataclass
 class Applied:
     changed: int = 0
@@ -131,6 +78,7 @@ def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now
     applied = Applied()
     if not results:
         return applied
+    incorrect_id_polls = settings.PIPELINE_INCORRECT_ID_POLLS
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=list(results), stage=Stage.SENT)
                       .only("id", "sub_max", "sub_posts", *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
@@ -138,7 +86,8 @@ def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now
         history: list[OrderStatusChange] = []
         for order in orders:
             posts_before = order.posts_done or 0
-            did_change, row = _apply_one(order, results[order.pk], now)
+            did_change, row = lifecycle.apply_upstream_status(order, results[order.pk], now=now,
+                                                                incorrect_id_polls=incorrect_id_polls)
             if is_subscription(order) and not order.sub_posts and (order.posts_done or 0) > posts_before:
                 applied.posts_advanced[order.pk] = order.posts_done
             if did_change:

@@ -6,14 +6,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orders.models import CancelRequest, Refill, RequestStage
-from orders.pipeline import conf, health
+from orders.models import CancelRequest, Refill, RequestStage, RequestStatus, UpstreamRequest
+from orders.pipeline import conf
 from orders.pipeline.settle import cancels_close_for_final_orders
-from providers.client import CancelAccepted, ItemError, Rejected, RequestStatus, Unavailable
+from providers import health
+from providers.bulk import bulk_update_rows
+from providers.client import CancelAccepted, ItemError, ProviderClient, Rejected, Unavailable
+from providers.client import RequestStatus as UpstreamRequestStatus
 from providers.models import Provider
 
 _FINAL_REQUEST_STATUSES = ("Completed", "Rejected")
@@ -37,15 +41,14 @@ def _open_requests(model, *, provider_id: int, stage: str, started: datetime):
 
 def _claim(model, *, provider_id: int, stage: str, started: datetime, now: datetime, extra: Q | None = None):
     """The next batch of requests at `stage`, marked checked so concurrent runs take other rows."""
-    from django.conf import settings
-
     with transaction.atomic():
         qs = _open_requests(model, provider_id=provider_id, stage=stage, started=started)
         if extra is not None:
             qs = qs.filter(extra)
         if settings.USES_POSTGRES:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
-        rows = list(qs.select_related("order").only("id", "upstream_id", "status", "stage", "order__upstream_id")
+        rows = list(qs.select_related("order").only("id", "upstream_id", "status", "stage", "error", "updated_at",
+                                                  "order__upstream_id")
                     [:conf.BATCH_SIZE])
         if rows:
             model.objects.filter(pk__in=[r.pk for r in rows]).update(last_checked_at=now)
@@ -67,41 +70,72 @@ def _call(provider_id: int, summary: RequestSummary, call: Callable[[], Mapping]
     return answers
 
 
-def refills_send(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
-    """Send requested refills of one provider, up to 100 orders per `refill` call."""
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between refills and cancels: the model, the client calls, and how `send` answers."""
+
+    model: type[UpstreamRequest]
+    send: Callable[[ProviderClient, list[str]], Mapping]
+    poll: Callable[[ProviderClient, list[str]], Mapping]
+    # The provider's id of the new request, or None when this answer refused it.
+    accepted: Callable[[object], str | None]
+    # Only these are sent (cancels: the order has an upstream id) or polled (cancels: the cancel has an id).
+    send_only: Q | None = None
+    poll_only: Q | None = None
+
+
+def _refill_accepted(answer: object) -> str | None:
+    return answer[:64] if isinstance(answer, str) and answer else None
+
+
+def _cancel_accepted(answer: object) -> str | None:
+    return (answer.cancel_id or "")[:64] if isinstance(answer, CancelAccepted) else None
+
+
+REFILLS = _Kind(model=Refill, send=lambda client, ids: client.refills(ids),
+                poll=lambda client, ids: client.refill_statuses(ids), accepted=_refill_accepted)
+CANCELS = _Kind(model=CancelRequest, send=lambda client, ids: client.cancel(ids),
+                poll=lambda client, ids: client.cancel_statuses(ids), accepted=_cancel_accepted,
+                send_only=~Q(order__upstream_id=""), poll_only=~Q(upstream_id=""))
+
+
+def _send(kind: _Kind, *, provider_id: int, now: datetime | None) -> RequestSummary:
+    """Send the provider's requested refills (or cancels), up to 100 orders per upstream call."""
     started = now or timezone.now()
     summary = RequestSummary()
-    provider = Provider.objects.get(pk=provider_id)
-    client = health.client_for(provider)
+    client = health.client_for(Provider.objects.get(pk=provider_id))
     while True:
         batch_now = now or timezone.now()
-        rows = _claim(Refill, provider_id=provider_id, stage=RequestStage.REQUESTED, started=started, now=batch_now)
+        rows = _claim(kind.model, provider_id=provider_id, stage=RequestStage.REQUESTED, started=started,
+                      now=batch_now, extra=kind.send_only)
         if not rows:
             break
-        answers = _call(provider_id, summary, lambda rows=rows: client.refills([r.order.upstream_id for r in rows]),
+        answers = _call(provider_id, summary, lambda rows=rows: kind.send(client, [r.order.upstream_id for r in rows]),
                         batch_now)
         if answers is None:
             break
         summary.batches += 1
-        for refill in rows:
-            answer = answers.get(refill.order.upstream_id)
-            if isinstance(answer, str) and answer:
-                refill.upstream_id, refill.stage = answer[:64], RequestStage.SENT
+        for request in rows:
+            answer = answers.get(request.order.upstream_id)
+            upstream_id = kind.accepted(answer)
+            if upstream_id is not None:
+                request.stage, request.upstream_id = RequestStage.SENT, upstream_id
                 summary.sent += 1
             else:
                 message = answer.message if isinstance(answer, ItemError) else "No answer for this order"
-                refill.stage, refill.status, refill.error = RequestStage.FAILED, Refill.Status.REJECTED, message[:500]
+                request.stage, request.status, request.error = (RequestStage.FAILED, RequestStatus.REJECTED,
+                                                                message[:500])
                 summary.refused += 1
-            refill.updated_at = batch_now
-        Refill.objects.bulk_update(rows, ["upstream_id", "stage", "status", "error", "updated_at"])
+            request.updated_at = batch_now
+        bulk_update_rows(rows, ["upstream_id", "stage", "status", "error", "updated_at"])
     return summary
 
 
-def _apply_request_statuses(model, rows, answers: Mapping[str, RequestStatus | ItemError], summary, now) -> None:
+def _apply_request_statuses(rows, answers: Mapping[str, UpstreamRequestStatus | ItemError], summary, now) -> None:
     changed = []
     for request in rows:
         answer = answers.get(request.upstream_id)
-        if isinstance(answer, RequestStatus) and answer.status is not None:
+        if isinstance(answer, UpstreamRequestStatus) and answer.status is not None:
             if request.status != answer.status:
                 request.status = answer.status
                 changed.append(request)
@@ -118,59 +152,41 @@ def _apply_request_statuses(model, rows, answers: Mapping[str, RequestStatus | I
     for request in changed:
         request.updated_at = now
     if changed:
-        model.objects.bulk_update(changed, ["status", "stage", "error", "updated_at"])
+        bulk_update_rows(changed, ["status", "stage", "error", "updated_at"])
     summary.updated += len(changed)
 
 
-def refills_poll(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
-    """Poll sent refills of one provider, 100 refill ids per request."""
+def _poll(kind: _Kind, *, provider_id: int, now: datetime | None) -> RequestSummary:
+    """Poll the provider's sent refills (or cancels), 100 request ids per upstream call."""
     started = now or timezone.now()
     summary = RequestSummary()
     client = health.client_for(Provider.objects.get(pk=provider_id))
     while True:
         batch_now = now or timezone.now()
-        rows = _claim(Refill, provider_id=provider_id, stage=RequestStage.SENT, started=started, now=batch_now)
+        rows = _claim(kind.model, provider_id=provider_id, stage=RequestStage.SENT, started=started, now=batch_now,
+                      extra=kind.poll_only)
         if not rows:
             break
-        answers = _call(provider_id, summary, lambda rows=rows: client.refill_statuses([r.upstream_id for r in rows]),
+        answers = _call(provider_id, summary, lambda rows=rows: kind.poll(client, [r.upstream_id for r in rows]),
                         batch_now)
         if answers is None:
             break
         summary.batches += 1
-        _apply_request_statuses(Refill, rows, answers, summary, batch_now)
+        _apply_request_statuses(rows, answers, summary, batch_now)
     return summary
+
+
+def refills_send(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
+    return _send(REFILLS, provider_id=provider_id, now=now)
+
+
+def refills_poll(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
+    return _poll(REFILLS, provider_id=provider_id, now=now)
 
 
 def cancels_send(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
-    """Send requested cancels of one provider (orders already upstream), up to 100 per `cancel` call."""
-    started = now or timezone.now()
-    summary = RequestSummary()
-    client = health.client_for(Provider.objects.get(pk=provider_id))
-    while True:
-        batch_now = now or timezone.now()
-        rows = _claim(CancelRequest, provider_id=provider_id, stage=RequestStage.REQUESTED, started=started,
-                      now=batch_now, extra=~Q(order__upstream_id=""))
-        if not rows:
-            break
-        answers = _call(provider_id, summary, lambda rows=rows: client.cancel([c.order.upstream_id for c in rows]),
-                        batch_now)
-        if answers is None:
-            break
-        summary.batches += 1
-        for cancel in rows:
-            answer = answers.get(cancel.order.upstream_id)
-            if isinstance(answer, CancelAccepted):
-                cancel.stage = RequestStage.SENT
-                cancel.upstream_id = (answer.cancel_id or "")[:64]
-                summary.sent += 1
-            else:
-                message = answer.message if isinstance(answer, ItemError) else "No answer for this order"
-                cancel.stage, cancel.status, cancel.error = (RequestStage.FAILED, CancelRequest.Status.REJECTED,
-                                                             message[:500])
-                summary.refused += 1
-            cancel.updated_at = batch_now
-        CancelRequest.objects.bulk_update(rows, ["upstream_id", "stage", "status", "error", "updated_at"])
-    return summary
+    """Cancels of orders already upstream; one still unsent is canceled by orders.services directly."""
+    return _send(CANCELS, provider_id=provider_id, now=now)
 
 
 def cancels_poll(*, provider_id: int, now: datetime | None = None) -> RequestSummary:
@@ -178,20 +194,7 @@ def cancels_poll(*, provider_id: int, now: datetime | None = None) -> RequestSum
 
     The refund itself always follows the order's own status (Canceled or Partial) from order polling.
     """
-    started = now or timezone.now()
-    summary = RequestSummary()
-    summary.final += cancels_close_for_final_orders(now=started)
-    client = health.client_for(Provider.objects.get(pk=provider_id))
-    while True:
-        batch_now = now or timezone.now()
-        rows = _claim(CancelRequest, provider_id=provider_id, stage=RequestStage.SENT, started=started,
-                      now=batch_now, extra=~Q(upstream_id=""))
-        if not rows:
-            break
-        answers = _call(provider_id, summary,
-                        lambda rows=rows: client.cancel_statuses([c.upstream_id for c in rows]), batch_now)
-        if answers is None:
-            break
-        summary.batches += 1
-        _apply_request_statuses(CancelRequest, rows, answers, summary, batch_now)
+    closed = cancels_close_for_final_orders(now=now or timezone.now())
+    summary = _poll(CANCELS, provider_id=provider_id, now=now)
+    summary.final += closed
     return summary

@@ -13,32 +13,28 @@ from decimal import Decimal
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import services as money
 from accounts.models import LedgerEntry
-from accounts.money import ZERO, price_for
+from accounts.money import ZERO
+from orders import lifecycle
+from orders.charges import order_refund
+from orders.lifecycle import REFUND_STATUSES
 from orders.models import CancelRequest, Order, RequestStage, Stage, Status
 from orders.subscriptions import SUBSCRIPTION_END_STATUSES, subscription_refund_undelivered
 from providers.ordertypes import ORDER_TYPES
-
-REFUND_STATUSES = (Status.PARTIAL, Status.CANCELED)
+from providers.pricing import charge_for, refund_units
 
 
 def partial_refund_amount(order: Order) -> Decimal:
     """The undelivered part at the unit price the buyer paid, never more than what is left of the charge."""
-    remains = max(0, min(order.remains or 0, _units_ordered(order)))
-    # Package types are priced per package (the rate buys 1000 units' worth per package).
+    remains = max(0, min(order.remains or 0, lifecycle.units_ordered(quantity=order.quantity, runs=order.runs)))
     order_type = ORDER_TYPES.get(order.service.type)
-    units = remains * 1000 if order_type is not None and order_type.per_package else remains
-    return min(price_for(rate=order.rate, units=units), order.charge - order.refunded)
+    units = refund_units(remains=remains, per_package=order_type is not None and order_type.per_package)
+    return min(charge_for(rate=order.rate, units=units), order.charge - order.refunded)
 
 
 def is_subscription(order: Order) -> bool:
     # Only subscriptions carry a per-post maximum; reading it needs no join to the service.
     return order.sub_max is not None
-
-
-def _units_ordered(order: Order) -> int:
-    return order.quantity * (order.runs or 1)
 
 
 def order_settle(order: Order) -> LedgerEntry | None:
@@ -59,7 +55,7 @@ def order_settle(order: Order) -> LedgerEntry | None:
         return None
     if amount <= ZERO:
         return None
-    return money.balance_refund(order_id=order.pk, amount=amount, cause=cause, note=note)
+    return order_refund(order_id=order.pk, amount=amount, cause=cause, note=note)
 
 
 def orders_settle(*, order_ids: Iterable[int], now: datetime | None = None) -> int:
@@ -79,7 +75,7 @@ def orders_settle(*, order_ids: Iterable[int], now: datetime | None = None) -> i
     for order in orders:
         if order_settle(order) is not None:
             refunds += 1
-    Order.objects.filter(pk__in=[o.pk for o in orders]).update(settled_at=now)
+    lifecycle.mark_settled(order_ids=[o.pk for o in orders], now=now)
     cancels_close_for_final_orders(order_ids=ids, now=now)
     return refunds
 

@@ -11,11 +11,13 @@ from django.conf import settings
 from accounts.models import Customer
 from accounts.money import quantize
 from accounts.services import InsufficientFunds
+from orders.lifecycle import units_ordered
 from orders.models import CancelRequest, Order, Refill, Source, Status
 from orders.services import cancels_request, order_create, refills_request, service_for_order
-from orders.validation import OrderInputError, discounted_rate
+from orders.validation import OrderInputError
 from panel.api.parsing import IncorrectRequest, parse_id, parse_id_list, plain_decimal
-from providers.models import Service
+from providers.pricing import discounted_rate
+from providers.selectors import services_orderable
 
 INCORRECT_REQUEST = "Incorrect request"
 INCORRECT_ORDER_ID = "Incorrect order ID"
@@ -44,7 +46,7 @@ def _one_or_many(params: dict[str, str], one: str, many: str) -> tuple[int | Non
 
 def action_services(customer: Customer, params: dict[str, str]) -> Answer:
     rows = (
-        Service.objects.filter(is_active=True, provider__is_active=True)
+        services_orderable()
         .values_list("id", "name", "type", "category__name", "rate", "min", "max", "refill", "cancel", "dripfeed")
     )
     discount = customer.discount_percent
@@ -101,7 +103,7 @@ def _status_of(row: dict, currency: str) -> dict:
     remains = row["remains"]
     if remains is None:
         # Nothing reported yet: a finished-complete order has nothing left, any other the whole of it.
-        remains = 0 if row["status"] == Status.COMPLETED else row["quantity"] * (row["runs"] or 1)
+        remains = 0 if row["status"] == Status.COMPLETED else units_ordered(quantity=row["quantity"], runs=row["runs"])
     answer = {
         "charge": plain_decimal(quantize(row["charge"] - row["refunded"])),
         "start_count": str(row["start_count"] or 0),

@@ -1,5 +1,4 @@
-import os
-
+from django.conf import settings
 from django.urls import path
 
 from panel.api import docs, views
@@ -11,5 +10,5 @@ urlpatterns = [
     path("api", docs.api_docs, name="api_docs"),
 ]
 
-if os.environ.get("PANEL_BENCH_FLOOR") == "1":
+if settings.PANEL_BENCH_FLOOR:
     urlpatterns.append(path("api/bench-floor", views.bench_floor))

@@ -39,7 +39,7 @@ class LoginForm(AuthenticationForm):
         if username and throttle.login_locked(username=username, ip=ip):
             raise ValidationError(
                 self.error_messages["locked"], code="locked",
-                params={"minutes": throttle.LOGIN_LOCKOUT_SECONDS // 60},
+                params={"minutes": throttle.lockout_minutes()},
             )
         try:
             cleaned = super().clean()

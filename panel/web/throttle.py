@@ -1,7 +1,8 @@
 """Login throttling: too many failed passwords for one username from one address locks it for a while.
 
 Counted per (username, IP) in the cache, so a guesser is stopped without letting anyone lock a
-customer out from elsewhere.
+customer out from elsewhere. The limit and the lock's length are settings (LOGIN_FAILURE_LIMIT,
+LOGIN_LOCKOUT_SECONDS), read at each call.
 """
 
 from __future__ import annotations
@@ -11,24 +12,26 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
-LOGIN_FAILURE_LIMIT = getattr(settings, "LOGIN_FAILURE_LIMIT", 5)
-LOGIN_LOCKOUT_SECONDS = getattr(settings, "LOGIN_LOCKOUT_SECONDS", 15 * 60)
-
 
 def _key(*, username: str, ip: str) -> str:
     digest = hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()[:32]
     return f"login-failures:{digest}"
 
 
+def lockout_minutes() -> int:
+    """How long a lock lasts, in whole minutes, for the message shown to the customer."""
+    return settings.LOGIN_LOCKOUT_SECONDS // 60
+
+
 def login_locked(*, username: str, ip: str) -> bool:
-    return cache.get(_key(username=username, ip=ip), 0) >= LOGIN_FAILURE_LIMIT
+    return cache.get(_key(username=username, ip=ip), 0) >= settings.LOGIN_FAILURE_LIMIT
 
 
 def login_failed(*, username: str, ip: str) -> int:
     """Count one failure; the lock lasts LOGIN_LOCKOUT_SECONDS after the latest one. Returns the count."""
     key = _key(username=username, ip=ip)
     count = cache.get(key, 0) + 1
-    cache.set(key, count, LOGIN_LOCKOUT_SECONDS)
+    cache.set(key, count, settings.LOGIN_LOCKOUT_SECONDS)
     return count
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("password-reset/done/", auth.password_reset_complete, name="password_reset_complete"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/new/", orders.order_new, name="order_new"),
+    path("orders/quote/", orders.order_quote_view, name="order_quote"),
     path("orders/mass/", orders.order_mass, name="order_mass"),
     path("orders/<int:order_id>/", orders.order_detail, name="order_detail"),
     path("orders/<int:order_id>/refill/", orders.order_refill, name="order_refill"),

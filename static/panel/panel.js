@@ -6,51 +6,48 @@
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
 
-  function lines(text) {
-    return text.split(/\r\n|\r|\n/).filter(function (l) { return l.trim() !== ""; }).length;
-  }
+  var QUOTE_DELAY_MS = 250;
 
-  function intValue(form, name) {
-    var el = form.querySelector('[name="' + name + '"]');
-    if (!el || el.disabled) return null;
-    var v = parseInt(el.value, 10);
-    return isNaN(v) ? null : v;
-  }
-
-  function formatMoney(value) {
-    // Up to 5 decimals like the server's price_for, at least 2.
-    var s = (Math.round(value * 100000) / 100000).toFixed(5).replace(/0+$/, "");
-    var parts = s.split(".");
-    return parts[0] + "." + (parts[1] || "").padEnd(2, "0");
-  }
-
-  function chargeFor(form) {
-    var rate = parseFloat(form.dataset.rate || "0");
-    var mode = form.dataset.mode || "quantity";
-    var units = 0;
-    if (mode === "package") {
-      units = 1000;
-    } else if (mode === "subscription") {
-      // Old posts asked for are paid up front too (orders/validation.py prices the same way).
-      var posts = intValue(form, "posts"), max = intValue(form, "max"), old = intValue(form, "old_posts") || 0;
-      units = posts && max ? (posts + old) * max : 0;
-    } else if (mode.indexOf("lines:") === 0) {
-      var field = form.querySelector('[name="' + mode.slice(6) + '"]');
-      units = field ? lines(field.value) : 0;
-    } else {
-      units = intValue(form, "quantity") || 0;
-    }
-    var drip = form.querySelector("[data-drip-toggle]");
-    var runs = intValue(form, "runs");
-    if (drip && drip.checked && runs && runs > 1) units *= runs;
-    return rate * units / 1000;
-  }
-
+  // The charge shown is always the server's figure for the fields as they are now: every change asks
+  // the quote endpoint again (debounced). While an answer is awaited the figure is not shown, so a stale one
+  // never passes for the current charge; an older answer arriving late is dropped.
   function setupOrderForm() {
     var form = document.getElementById("order-form");
-    if (!form) return;
+    if (!form || !form.dataset.quoteUrl || !window.fetch) return;
     var out = form.querySelector("[data-charge]");
-    var update = function () { out.textContent = formatMoney(chargeFor(form)); };
+    var timer = null;
+    var latest = 0;
+
+    var show = function (text, note) {
+      out.textContent = text;
+      out.title = note || "";
+      out.removeAttribute("data-charge-pending");
+      out.setAttribute("data-charge", "");
+    };
+    var ask = function (asked) {
+      // POSTed, not put in the query string: a list field (comments, usernames) can be far longer than a URL.
+      // FormData leaves out disabled fields, so drip-feed switched off is not priced.
+      fetch(form.dataset.quoteUrl, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: {"Accept": "application/json"}
+      }).then(function (response) {
+        return response.json();
+      }).then(function (answer) {
+        if (asked !== latest) return;
+        if (answer.error) show("—", answer.error); else show(answer.display);
+      }).catch(function () {
+        if (asked === latest) show("—");
+      });
+    };
+    var update = function () {
+      var asked = ++latest;
+      out.removeAttribute("data-charge");
+      out.setAttribute("data-charge-pending", "");
+      out.textContent = "…";
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { ask(asked); }, QUOTE_DELAY_MS);
+    };
+
     form.addEventListener("input", update);
     form.addEventListener("change", update);
     var drip = form.querySelector("[data-drip-toggle]");

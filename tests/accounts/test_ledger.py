@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from accounts import services
 from accounts.models import LedgerEntry
 from accounts.selectors import ledger_problems
+from orders.charges import order_charge, order_refund
 from orders.models import Order
 from tests.factories import CustomerFactory, ServiceFactory
 
@@ -18,7 +19,7 @@ def make_order(customer, *, charge: str) -> Order:
     with transaction.atomic():
         order = Order.objects.create(customer=customer, service=service, provider=service.provider,
                                      link="https://example.com/p", quantity=1000, rate=Decimal("1.2"))
-        services.balance_charge(customer_id=customer.pk, order=order, amount=Decimal(charge))
+        order_charge(order_id=order.pk, amount=Decimal(charge))
     order.refresh_from_db()
     return order
 
@@ -73,7 +74,7 @@ def test_second_charge_for_same_order_is_refused_by_the_database():
     order = make_order(customer, charge="1")
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        services.balance_charge(customer_id=customer.pk, order=order, amount=Decimal("1"))
+        order_charge(order_id=order.pk, amount=Decimal("1"))
 
     customer.refresh_from_db()
     assert customer.balance == Decimal("4")
@@ -83,9 +84,9 @@ def test_refund_is_once_per_cause_and_capped_at_the_charge():
     customer = CustomerFactory(funds="5")
     order = make_order(customer, charge="2")
 
-    first = services.balance_refund(order_id=order.pk, amount=Decimal("0.5"), cause="partial")
-    again = services.balance_refund(order_id=order.pk, amount=Decimal("0.5"), cause="partial")
-    rest = services.balance_refund(order_id=order.pk, amount=Decimal("99"), cause="canceled")
+    first = order_refund(order_id=order.pk, amount=Decimal("0.5"), cause="partial")
+    again = order_refund(order_id=order.pk, amount=Decimal("0.5"), cause="partial")
+    rest = order_refund(order_id=order.pk, amount=Decimal("99"), cause="canceled")
 
     assert first.amount == Decimal("0.5")
     assert again is None
@@ -100,7 +101,7 @@ def test_refund_is_once_per_cause_and_capped_at_the_charge():
 def test_second_refund_row_for_same_cause_is_refused_by_the_database_not_only_the_code():
     customer = CustomerFactory(funds="5")
     order = make_order(customer, charge="2")
-    services.balance_refund(order_id=order.pk, amount=Decimal("1"), cause="partial")
+    order_refund(order_id=order.pk, amount=Decimal("1"), cause="partial")
 
     # when a writer bypasses the service and inserts a duplicate refund row directly
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from accounts import services
 from accounts.models import Customer
 from accounts.selectors import ledger_problems
+from orders.charges import order_charge
 from orders.models import Order
 from tests.factories import CustomerFactory, ServiceFactory
 
@@ -29,7 +30,7 @@ def test_twenty_concurrent_charges_against_ten_charges_of_funds():
             with transaction.atomic():
                 order = Order.objects.create(customer=customer, service=service, provider=service.provider,
                                              link="https://example.com/x", quantity=100, rate=Decimal("3"))
-                services.balance_charge(customer_id=customer.pk, order=order, amount=Decimal("0.3"))
+                order_charge(order_id=order.pk, amount=Decimal("0.3"))
             result = "ok"
         except services.InsufficientFunds:
             result = "refused"

@@ -159,11 +159,11 @@ def test_status_of_a_drip_feed_order_carries_runs_done(api):
 
 def test_status_charge_is_net_of_refunds(api):
     # given a Partial order whose undelivered part was refunded
-    from accounts.services import balance_refund
+    from orders.charges import order_refund
 
     customer = CustomerFactory(funds="10")
     order = _sent_order(customer, ServiceFactory(rate=Decimal("10")), status=Status.PARTIAL, remains=40)
-    balance_refund(order_id=order.pk, amount=Decimal("0.4"), cause=LedgerEntry.Cause.PARTIAL)
+    order_refund(order_id=order.pk, amount=Decimal("0.4"), cause=LedgerEntry.Cause.PARTIAL)
 
     # when
     answer = api(customer.raw_api_key, "status", order=order.pk)

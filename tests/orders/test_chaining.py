@@ -19,12 +19,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from accounts.money import price_for
 from orders.models import Order, Stage, Status
 from orders.pipeline.cycle import pipeline_cycle
 from orders.services import order_create
 from providers import ordertypes as ot
 from providers.client import ProviderClient
+from providers.pricing import charge_for as price_for
 from tests.factories import CustomerFactory, ProviderFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,8 +10,9 @@ from django.urls import reverse
 
 from accounts.models import LedgerEntry
 from orders.models import Order, Stage, Status
-from orders.pipeline import health, send
+from orders.pipeline import send
 from orders.pipeline.cycle import pipeline_cycle
+from providers import health
 from providers import ordertypes as ot
 from providers.models import Provider
 from tests.factories import CustomerFactory
@@ -58,7 +59,8 @@ def test_set_upstream_id_through_the_form_then_polled_to_final(admin_client_, si
     form = admin_client_.post(_changelist(), {"action": "set_upstream_id", "_selected_action": [unknown_order.pk]})
     assert form.status_code == 200 and b"Upstream order id" in form.content
     done = admin_client_.post(_changelist(), {"action": "set_upstream_id", "_selected_action": [unknown_order.pk],
-                                              "apply": "1", "upstream_id": upstream_id})
+                                              "apply": "1", "upstream_id": upstream_id,
+                                              "reason": "found it at the provider"})
     assert done.status_code == 302
 
     # then: sent, polled to the end, never added again
@@ -72,7 +74,8 @@ def test_set_upstream_id_through_the_form_then_polled_to_final(admin_client_, si
 
 
 def test_send_again_puts_an_unknown_order_back_to_paid(admin_client_, simulator, unknown_order):
-    admin_client_.post(_changelist(), {"action": "send_again", "_selected_action": [unknown_order.pk]})
+    admin_client_.post(_changelist(), {"action": "send_again", "_selected_action": [unknown_order.pk],
+                                       "apply": "1", "reason": "not at the provider"})
     unknown_order.refresh_from_db()
     assert unknown_order.stage == Stage.PAID
     pipeline_cycle()
@@ -82,7 +85,8 @@ def test_send_again_puts_an_unknown_order_back_to_paid(admin_client_, simulator,
 
 def test_cancel_and_refund_is_final_and_refunds_once(admin_client_, simulator, unknown_order):
     for _ in range(2):
-        admin_client_.post(_changelist(), {"action": "cancel_and_refund", "_selected_action": [unknown_order.pk]})
+        admin_client_.post(_changelist(), {"action": "cancel_and_refund", "_selected_action": [unknown_order.pk],
+                                           "apply": "1", "reason": "customer asked"})
     unknown_order.refresh_from_db()
     assert (unknown_order.stage, unknown_order.status) == (Stage.FINAL, Status.CANCELED)
     assert unknown_order.refunded == unknown_order.charge
@@ -97,7 +101,8 @@ def test_send_again_refuses_a_refunded_failed_order(admin_client_, simulator, si
     service.__class__.objects.filter(pk=service.pk).update(upstream_service_id="99999999")
     assert send.order_send(order_id=order.pk) == send.FAILED
 
-    admin_client_.post(_changelist(), {"action": "send_again", "_selected_action": [order.pk]})
+    admin_client_.post(_changelist(), {"action": "send_again", "_selected_action": [order.pk],
+                                       "apply": "1", "reason": "try again"})
 
     order.refresh_from_db()
     assert order.stage == Stage.FAILED

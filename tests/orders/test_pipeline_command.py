@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from orders.models import Order, Stage
-from orders.pipeline import health
+from providers import health
 from providers import ordertypes as ot
 from providers.models import Provider
 from tests.factories import CustomerFactory

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import LedgerEntry
-from accounts.money import price_for
 from orders.models import Order, OrderStatusChange, Stage, Status
 from providers import ordertypes as ot
+from providers.pricing import charge_for as price_for
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (
     cycle_until,

@@ -12,13 +12,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import LedgerEntry
-from accounts.money import price_for
 from orders.models import Order, OrderStatusChange, Stage, Status
 from orders.pipeline import poll
 from orders.pipeline.cycle import pipeline_cycle
 from providers import ordertypes as ot
 from providers.client import ItemError, OrderStatus
 from providers.models import Provider
+from providers.pricing import charge_for as price_for
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (
     ledger_checked_after,  # noqa: F401 - autouse

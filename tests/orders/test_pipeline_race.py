@@ -8,12 +8,12 @@ import pytest
 from django.db import connections
 
 from accounts.models import LedgerEntry
-from accounts.money import price_for
 from orders.models import Order, OrderStatusChange, Stage, Status
 from orders.pipeline import poll, send
 from orders.pipeline.settle import orders_settle
 from providers import ordertypes as ot
 from providers.client import OrderStatus
+from providers.pricing import charge_for as price_for
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (
     ledger_checked_after,  # noqa: F401 - autouse

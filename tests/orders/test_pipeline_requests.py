@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import LedgerEntry
-from accounts.money import price_for
 from orders.models import CancelRequest, Order, Refill, RequestStage, Stage, Status
 from orders.pipeline import requests
 from orders.pipeline.cycle import pipeline_cycle
 from orders.services import cancels_request, refills_request
 from providers import ordertypes as ot
+from providers.pricing import charge_for as price_for
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (
     cycle_until,

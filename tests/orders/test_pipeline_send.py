@@ -13,8 +13,8 @@ from orders.models import Order, Stage, Status
 from orders.pipeline import send
 from orders.pipeline.cycle import pipeline_cycle
 from orders.pipeline.fields import upstream_fields
-from orders.pipeline.health import client_for
 from providers import ordertypes as ot
+from providers.health import client_for
 from providers.models import Provider
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (

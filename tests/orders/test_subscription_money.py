@@ -59,13 +59,13 @@ def test_running_out_of_funds_requests_a_cancel_and_never_goes_below_zero():
 def test_prepaid_subscription_refunds_undelivered_posts_once():
     from django.db import transaction
 
-    from accounts import services as money
+    from orders.charges import order_charge
 
     customer = CustomerFactory(funds="10")
     order = subscription(customer, posts=4)
     with transaction.atomic():
         Order.objects.filter(pk=order.pk).update(charge=0)
-        money.balance_charge(customer_id=customer.pk, order=order, amount=Decimal("2"))  # 4 × 200 at 2.5
+        order_charge(order_id=order.pk, amount=Decimal("2"))  # 4 × 200 at 2.5
 
     entry = subscription_refund_undelivered(order_id=order.pk, posts_done=1)
     again = subscription_refund_undelivered(order_id=order.pk, posts_done=1)

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from orders.validation import MAX_INT, OrderInputError, clean_order_input, customer_rate, discounted_rate
+from orders.validation import MAX_INT, OrderInputError, clean_order_input
 from providers.models import Service
 from providers.ordertypes import ORDER_TYPES
+from providers.pricing import customer_rate, discounted_rate
 
 LINK = "https://instagram.com/p/abc"
 TODAY = dt.date(2026, 6, 1)

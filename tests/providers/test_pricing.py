@@ -5,7 +5,22 @@ from decimal import Decimal
 import pytest
 
 from providers.models import Service, ServiceChange
-from providers.pricing import PricingError, margin_percent, markup_for, sale_rate
+from providers.ordertypes import CUSTOM_COMMENTS, CUSTOM_COMMENTS_PACKAGE, DEFAULT, ORDER_TYPES, PACKAGE
+from providers.pricing import (
+    PACKAGE_UNITS,
+    PricingError,
+    ProviderAmount,
+    charge_for,
+    customer_rate,
+    discounted_rate,
+    margin_percent,
+    markup_for,
+    refund_units,
+    sale_rate,
+    subscription_units,
+    to_panel_currency,
+    units_for,
+)
 from providers.selectors import MissingExchangeRate, exchange_rate_for
 from providers.services import (
     ProviderError,
@@ -92,6 +107,63 @@ def test_exchange_rate_must_be_positive():
 def test_margin_percent():
     assert margin_percent(rate=D("1.3"), cost=D("1")) == D("30.00")
     assert margin_percent(rate=D("1"), cost=D("0")) is None
+
+
+def test_to_panel_currency_converts_at_the_exchange_rate_unrounded():
+    # 12 500 IDR at 0.000063 USD each
+    assert to_panel_currency(ProviderAmount(D("12500")), exchange_rate=D("0.000063")) == D("0.7875")
+    assert to_panel_currency(ProviderAmount(D("3.5")), exchange_rate=D("1")) == D("3.5")
+    for bad in (D("0"), D("-1")):
+        with pytest.raises(PricingError):
+            to_panel_currency(ProviderAmount(D("1")), exchange_rate=bad)
+
+
+def test_charge_for_is_per_1000_units_at_the_money_precision():
+    assert charge_for(rate=D("2.00"), units=1500) == D("3.00000")
+    assert charge_for(rate=D("10"), units=3) == D("0.03000")
+    assert charge_for(rate=D("1.23457"), units=0) == D("0")
+
+
+def test_charge_for_rounds_half_up_at_the_fifth_decimal():
+    # 0.14885 × 500 / 1000 = 0.074425 exactly: half up gives 0.07443 (binary floats in a browser gave 0.07442)
+    assert charge_for(rate=D("0.14885"), units=500) == D("0.07443")
+    assert charge_for(rate=D("0.14883"), units=500) == D("0.07442")  # 0.074415 -> up as well
+    assert charge_for(rate=D("0.00001"), units=499) == D("0.00000")  # 0.00000499 -> down
+
+
+def test_a_package_counts_as_1000_units_and_costs_its_rate():
+    package = ORDER_TYPES[PACKAGE]
+
+    units = units_for(package, quantity=1)
+
+    assert units == PACKAGE_UNITS == 1000
+    assert charge_for(rate=D("2.50"), units=units) == D("2.50")
+    assert units_for(ORDER_TYPES[CUSTOM_COMMENTS_PACKAGE], quantity=1) == 1000
+
+
+def test_units_for_quantity_lines_and_drip_feed():
+    assert units_for(ORDER_TYPES[DEFAULT], quantity=150) == 150
+    assert units_for(ORDER_TYPES[DEFAULT], quantity=150, runs=4) == 600
+    assert units_for(ORDER_TYPES[CUSTOM_COMMENTS], quantity=12) == 12
+
+
+def test_refund_units_counts_undelivered_packages_as_1000_units():
+    assert refund_units(remains=2, per_package=True) == 2000
+    assert refund_units(remains=400, per_package=False) == 400
+    assert refund_units(remains=0, per_package=True) == 0
+
+
+def test_subscription_units_are_posts_times_max():
+    assert subscription_units(posts=5, post_max=200) == 1000
+    assert subscription_units(posts=3, post_max=None) == 0
+
+
+def test_discounted_rate_and_customer_rate():
+    assert discounted_rate(rate=D("3.00"), discount_percent=D("10")) == D("2.70000")
+    assert discounted_rate(rate=D("1.20"), discount_percent=D("0")) == D("1.20")
+    # half up at the money precision: 0.00003 × 0.5 = 0.000015 -> 0.00002
+    assert discounted_rate(rate=D("0.00003"), discount_percent=D("50")) == D("0.00002")
+    assert customer_rate(service=Service(rate=D("2.00")), discount_percent=D("12.5")) == D("1.75000")
 
 
 @pytest.mark.django_db

@@ -18,7 +18,8 @@ import requests
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 from accounts.models import Customer, LedgerEntry, PaymentRequest  # noqa: E402
-from accounts.services import balance_refund, payment_request_approve  # noqa: E402
+from accounts.services import payment_request_approve  # noqa: E402
+from orders.charges import order_refund  # noqa: E402
 from orders.models import Order, Status  # noqa: E402
 from tests.factories import CategoryFactory, CustomerFactory, ServiceFactory  # noqa: E402
 from tests.web.conftest import PASSWORD  # noqa: E402
@@ -229,7 +230,7 @@ def test_partial_order_shows_its_refund_in_the_balance(page, services):
     assert balance_of(customer.username) == Decimal("8")
     # the pipeline's work, done here by hand: 400 of 1000 undelivered -> 40 % back
     Order.objects.filter(pk=order.pk).update(status=Status.PARTIAL, remains=400, start_count=120, upstream_id="55")
-    assert balance_refund(order_id=order.pk, amount=Decimal("0.8"), cause=LedgerEntry.Cause.PARTIAL)
+    assert order_refund(order_id=order.pk, amount=Decimal("0.8"), cause=LedgerEntry.Cause.PARTIAL)
 
     page.goto("/orders/")
     row = page.locator(f"tr[data-order='{order.pk}']")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import LedgerEntry
@@ -121,6 +122,83 @@ def test_subscription_form_is_shown_and_a_bad_delay_is_refused(customer_client, 
     assert response.status_code == 200
     assert response.context["form"].errors
     assert not Order.objects.exists()
+
+
+# --- the live charge ---------------------------------------------------------------------------
+
+
+def test_quote_is_the_server_charge_with_the_customer_discount(customer_client, customer, default_service, settings):
+    # given: 2.00 per 1000, no link typed yet
+    # when
+    response = customer_client.get(reverse("order_quote"), {"service": default_service.pk, "quantity": "1500"})
+    # then
+    assert response.status_code == 200
+    assert response.json() == {"charge": "3.00000", "display": "3.00", "currency": settings.PANEL_CURRENCY}
+
+
+def test_quote_rounds_half_up_as_the_order_is_charged(customer_client, customer, category,
+                                                      django_capture_on_commit_callbacks):
+    # given: 500 at 0.14885 per 1000 is 0.074425, half-way at the fifth decimal
+    service = ServiceFactory(category=category, rate=Decimal("0.14885"), min=10, max=5000)
+    # when
+    quote = customer_client.post(reverse("order_quote"), {"service": service.pk, "quantity": "500"}).json()
+    with django_capture_on_commit_callbacks(execute=False):
+        customer_client.post(reverse("order_new"), {"service": service.pk, "link": "https://x.com/a",
+                                                    "quantity": "500"})
+    # then
+    assert quote["charge"] == "0.07443" == str(Order.objects.get(customer=customer).charge)
+
+
+def test_quote_prices_packages_lists_and_drip_feed(customer_client, category, comments_service):
+    package = ServiceFactory(category=category, type="Package", rate=Decimal("4.50"), min=1, max=1)
+    drip = ServiceFactory(category=category, rate=Decimal("2.00"), min=10, max=5000, dripfeed=True)
+    url = reverse("order_quote")
+
+    def charge(**data):
+        return customer_client.post(url, data).json()["charge"]
+
+    assert charge(service=package.pk) == "4.50000"  # one package at its rate
+    assert charge(service=comments_service.pk, comments="Nice!\n\nGreat post\nWow") == "0.03000"
+    assert charge(service=drip.pk, quantity="1500", runs="2", interval="30") == "6.00000"
+    assert charge(service=drip.pk, quantity="1500", runs="", interval="") == "3.00000"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"quantity": "5"}, "Quantity less than minimal 10"),
+    ({"quantity": "1,5"}, "Incorrect quantity: must be a whole number"),
+    ({"quantity": ""}, "Missing quantity"),
+    ({"service": "999999"}, "Incorrect service ID"),
+])
+def test_quote_refuses_what_cannot_be_priced(customer_client, default_service, data, message):
+    response = customer_client.get(reverse("order_quote"), {"service": default_service.pk, **data})
+    assert response.status_code == 400
+    assert response.json() == {"error": message}
+
+
+def test_quote_applies_each_customer_own_discount(customer_client, default_service):
+    # given: the signed-in customer without a discount, and another customer with 10 % off
+    other = Client()
+    other.force_login(CustomerFactory(discount_percent=Decimal("10")).user)
+    data = {"service": default_service.pk, "quantity": "1000"}
+    # when / then
+    assert other.get(reverse("order_quote"), data).json()["charge"] == "1.80000"
+    assert customer_client.get(reverse("order_quote"), data).json()["charge"] == "2.00000"
+
+
+def test_quote_needs_a_signed_in_customer(client, default_service):
+    response = client.get(reverse("order_quote"), {"service": default_service.pk, "quantity": "1000"})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_order_form_numbers_are_unlocalized(customer_client, customer, default_service):
+    # given: a customer reading the panel in Indonesian (decimal comma)
+    customer_client.cookies["django_language"] = "id"
+    # when
+    html = customer_client.get(reverse("order_new"), {"service": default_service.pk}).content.decode()
+    # then
+    assert '<html lang="id">' in html
+    assert 'data-rate="2.00000"' in html  # a figure for machines: never "2,00000"
+    assert f'data-quote-url="{reverse("order_quote")}"' in html
 
 
 # --- mass order ------------------------------------------------------------------------------

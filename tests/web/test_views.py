@@ -11,7 +11,8 @@ from django.urls import reverse
 
 from accounts.models import Customer, LedgerEntry, PaymentRequest
 from accounts.selectors import customer_by_api_key
-from accounts.services import balance_refund, payment_request_approve
+from accounts.services import payment_request_approve
+from orders.charges import order_refund
 from orders.models import Order, Status
 from tests.factories import ServiceFactory
 from tests.web.conftest import PASSWORD
@@ -175,7 +176,7 @@ def test_payment_request_errors(customer_client, customer, data, field):
 
 def test_transactions_show_charges_and_refunds(customer_client, customer, default_service, make_order):
     order = make_order(customer=customer, service=default_service, quantity="1000")
-    balance_refund(order_id=order.pk, amount=Decimal("0.5"), cause=LedgerEntry.Cause.PARTIAL)
+    order_refund(order_id=order.pk, amount=Decimal("0.5"), cause=LedgerEntry.Cause.PARTIAL)
     response = customer_client.get(reverse("transactions"))
     page = response.context["page"]
     assert [(e.kind, e.amount) for e in page.object_list] == [

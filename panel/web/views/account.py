@@ -14,10 +14,10 @@ from accounts.models import LedgerEntry, PaymentRequest
 from accounts.services import MoneyError, api_key_generate, payment_request_create
 from orders import selectors
 from orders.models import Status
-from orders.validation import customer_rate
 from panel.web.forms import PAYMENT_METHODS, ApiKeyConfirmForm, PaymentRequestForm, TimezoneForm
 from panel.web.views.common import customer_required, paginate, query_without_page
-from providers.models import Service
+from providers.pricing import customer_rate
+from providers.selectors import services_orderable
 
 NEW_KEY_SESSION = "new_api_key"
 RECENT_ORDERS = 10
@@ -42,7 +42,7 @@ def dashboard(request):
 def service_list(request):
     search = request.GET.get("q", "").strip()
     services = (
-        Service.objects.filter(is_active=True, provider__is_active=True)
+        services_orderable()
         .select_related("category")
         .order_by("category__sort_order", "category__name", "name", "id")
     )

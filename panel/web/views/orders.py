@@ -4,27 +4,30 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.services import InsufficientFunds
 from orders import selectors
 from orders.models import Source, Status
 from orders.services import cancels_request, order_create, refills_request, service_for_order
 from orders.subscriptions import OUT_OF_FUNDS
-from orders.validation import OrderInputError, customer_rate
+from orders.validation import OrderInputError, order_quote
 from panel.templatetags.web_format import money
 from panel.web.forms import MassOrderForm, OrderForm
 from panel.web.mass import MassOrderTooLong, mass_order_place
 from panel.web.views.common import customer_required, paginate, query_without_page, safe_next
 from providers.models import Category, Service
 from providers.ordertypes import ORDER_TYPES, SUBSCRIPTIONS
+from providers.pricing import customer_rate
+from providers.selectors import services_orderable
 
 
 def _charge_mode(service: Service) -> str:
-    """How the browser computes the charge preview; the server computes the real one."""
+    """How the service's type counts what is charged; the charge itself is always the server's (`order_quote`)."""
     order_type = ORDER_TYPES[service.type]
     if order_type.name == SUBSCRIPTIONS:
         return "subscription"
@@ -36,11 +39,8 @@ def _charge_mode(service: Service) -> str:
 
 
 def _orderable_services():
-    return (
-        Service.objects.filter(is_active=True, provider__is_active=True)
-        .select_related("category")
-        .order_by("category__sort_order", "category__name", "name", "id")
-    )
+    return services_orderable().select_related("category").order_by("category__sort_order", "category__name",
+                                                                     "name", "id")
 
 
 @customer_required
@@ -91,6 +91,23 @@ def order_new(request):
     })
 
 
+@require_http_methods(["GET", "POST"])
+@customer_required
+def order_quote_view(request):
+    """What the order form's fields would cost this customer: the form's live charge, priced by the server.
+
+    The form's own fields, `?service=ID&quantity=N&runs=R&...` or POSTed (a list field outgrows a URL), give
+    {"charge": "0.07443", "display": "0.07443", "currency": "USD"}, or {"error": "..."} with a 400.
+    """
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        service = service_for_order(data.get("service"))
+        charge = order_quote(service=service, data=data, discount_percent=request.customer.discount_percent)
+    except OrderInputError as error:
+        return JsonResponse({"error": error.message}, status=400)
+    return JsonResponse({"charge": str(charge), "display": money(charge), "currency": settings.PANEL_CURRENCY})
+
+
 @customer_required
 def order_mass(request):
     form = MassOrderForm(request.POST or None)
@@ -114,8 +131,8 @@ def order_list(request):
     queryset = selectors.orders_for_customer(customer=request.customer, status=status, search=search)
     page = paginate(request, queryset)
     for order in page.object_list:
-        order.can_refill = selectors.order_can_refill(order)
-        order.can_cancel = selectors.order_can_cancel(order)
+        order.can_refill = selectors.refill_refusal(order) is None
+        order.can_cancel = selectors.cancel_refusal(order) is None
     return render(request, "web/orders.html", {
         "page": page, "status": status, "search": search, "statuses": Status.choices,
         "query": query_without_page(request),
@@ -128,8 +145,8 @@ def order_detail(request, order_id: int):
     if order is None:
         # The same answer for "no such order" and "someone else's order".
         return render(request, "web/not_found.html", status=404)
-    order.can_refill = selectors.order_can_refill(order)
-    order.can_cancel = selectors.order_can_cancel(order)
+    order.can_refill = selectors.refill_refusal(order) is None
+    order.can_cancel = selectors.cancel_refusal(order) is None
     order.posts_paid = order.sub_posts + (order.sub_old_posts or 0) if order.sub_posts else None
     # The admin's attention notes stay internal, except the one that tells the customer why we stopped.
     order.customer_notice = _(OUT_OF_FUNDS) if order.attention == OUT_OF_FUNDS else ""

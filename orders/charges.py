@@ -1,0 +1,67 @@
+"""Money on orders: an order's `charge` and `refunded` move here, with the ledger row, in one transaction.
+
+accounts.services moves balances and writes ledger rows; this module keeps the order's own columns in
+step with them. The lock order is written down once, in `lock_customer_then_order`: the customer row
+first, then the order row, so two writers (a poller refunding, a customer cancelling) never deadlock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from accounts import services as money
+from accounts.models import Customer, LedgerEntry
+from accounts.money import ZERO
+from orders.models import Order
+
+
+def lock_customer_then_order(order_id: int) -> tuple[Customer, Order]:
+    """Lock the order's customer, then the order. Call inside `transaction.atomic`."""
+    customer_id = Order.objects.values_list("customer_id", flat=True).get(pk=order_id)
+    customer = money.lock_customer(customer_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
+    return customer, order
+
+
+def order_charge(*, order_id: int, amount: Decimal, cause: str = LedgerEntry.Cause.ORDER,
+                 note: str = "") -> LedgerEntry:
+    """Take `amount` more for an existing order (a subscription's next post). Raises InsufficientFunds.
+
+    The database refuses a second charge with the same (order, cause)."""
+    with transaction.atomic():
+        customer, order = lock_customer_then_order(order_id)
+        entry = money.balance_charge(customer=customer, order_id=order.pk, amount=amount, cause=cause, note=note)
+        Order.objects.filter(pk=order.pk).update(charge=F("charge") + abs(entry.amount))
+        return entry
+
+
+def order_refund(*, order_id: int, amount: Decimal, cause: str, note: str = "") -> LedgerEntry | None:
+    """Give back `amount` of an order's charge, once per cause.
+
+    Returns None when this cause was already refunded or nothing is left to refund. The amount is capped
+    at what was charged and not yet refunded, so refunds never exceed the charge.
+    """
+    if Decimal(amount) < ZERO:
+        raise money.MoneyError("A refund cannot be negative")
+    with transaction.atomic():
+        customer, order = lock_customer_then_order(order_id)
+        value = min(Decimal(amount), order.charge - order.refunded)
+        if value <= ZERO:
+            return None
+        entry = money.balance_refund(customer=customer, order_id=order.pk, amount=value, cause=cause, note=note)
+        if entry is not None:
+            Order.objects.filter(pk=order.pk).update(refunded=F("refunded") + entry.amount)
+        return entry
+
+
+def order_refund_rest(*, order_id: int, cause: str, note: str = "") -> LedgerEntry | None:
+    """Refund whatever is left of the order's charge (a canceled or refused order), once per cause."""
+    with transaction.atomic():
+        _customer, order = lock_customer_then_order(order_id)
+        rest = order.charge - order.refunded
+        if rest <= ZERO:
+            return None
+        return order_refund(order_id=order_id, amount=rest, cause=cause, note=note)
