@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Customer, LedgerEntry
@@ -56,6 +56,11 @@ def ledger_problems() -> list[str]:
     )
     for row in duplicated:
         problems.append(f"order {row['order_id']}: {row['n']} {row['kind']} rows for cause {row['cause']}")
+
+    misbooked = (LedgerEntry.objects.filter(order__isnull=False).exclude(customer_id=F("order__customer_id"))
+                 .values_list("pk", "order_id", "customer_id"))
+    for entry_id, order_id, customer_id in misbooked:
+        problems.append(f"ledger entry {entry_id}: booked to customer {customer_id}, not to order {order_id}'s")
 
     charged = (
         LedgerEntry.objects.filter(order=OuterRef("pk"), kind="charge").order_by().values("order")

@@ -123,8 +123,8 @@ class Order(models.Model):
             models.Index(fields=["stage", "next_attempt_at"], name="order_stage_next_attempt"),
             models.Index(fields=["customer", "-id"], name="order_customer_recent"),
             models.Index(fields=["customer", "status", "-id"], name="order_customer_status"),
-            models.Index(fields=["stage"], condition=Q(settled_at__isnull=True, stage="final"),
-                          name="order_final_unsettled"),
+            models.Index(fields=["stage"], condition=Q(settled_at__isnull=True, stage__in=["final", "failed"]),
+                          name="order_ended_unsettled"),
         ]
 
     def __str__(self) -> str:

@@ -81,14 +81,16 @@ def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now
     incorrect_id_polls = settings.PIPELINE_INCORRECT_ID_POLLS
     with transaction.atomic():
         orders = list(Order.objects.select_for_update().filter(pk__in=list(results), stage=Stage.SENT)
-                      .only("id", "sub_max", "sub_posts", *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
+                      .only("id", "sub_max", "sub_posts", "posts_charged",
+                            *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
         changed: list[Order] = []
         history: list[OrderStatusChange] = []
         for order in orders:
-            posts_before = order.posts_done or 0
             did_change, row = lifecycle.apply_upstream_status(order, results[order.pk], now=now,
                                                                 incorrect_id_polls=incorrect_id_polls)
-            if is_subscription(order) and not order.sub_posts and (order.posts_done or 0) > posts_before:
+            # Compared with what was charged, not with the last poll: posts a dead worker left unpaid are
+            # charged by the next poll.
+            if is_subscription(order) and not order.sub_posts and (order.posts_done or 0) > order.posts_charged:
                 applied.posts_advanced[order.pk] = order.posts_done
             if did_change:
                 order.updated_at = now

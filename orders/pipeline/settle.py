@@ -19,7 +19,7 @@ from orders import lifecycle
 from orders.charges import order_refund
 from orders.lifecycle import REFUND_STATUSES
 from orders.models import CancelRequest, Order, RequestStage, Stage, Status
-from orders.subscriptions import SUBSCRIPTION_END_STATUSES, subscription_refund_undelivered
+from orders.subscriptions import SUBSCRIPTION_END_STATUSES, subscription_charge_posts, subscription_refund_undelivered
 from providers.ordertypes import ORDER_TYPES
 from providers.pricing import charge_for, refund_units
 
@@ -40,6 +40,9 @@ def is_subscription(order: Order) -> bool:
 def order_settle(order: Order) -> LedgerEntry | None:
     """Refund what a final order is owed (nothing for Completed; for subscriptions, the posts not delivered)."""
     if is_subscription(order):
+        if not order.sub_posts:
+            # Posts the last polls reported but a dead worker did not charge: charged before the order settles.
+            subscription_charge_posts(order_id=order.pk, posts_done=order.posts_done or 0)
         if order.status in SUBSCRIPTION_END_STATUSES:
             return subscription_refund_undelivered(order_id=order.pk, posts_done=order.posts_done or 0)
         return None
@@ -70,7 +73,7 @@ def orders_settle(*, order_ids: Iterable[int], now: datetime | None = None) -> i
         return 0
     orders = list(Order.objects.filter(pk__in=ids, stage__in=[Stage.FINAL, Stage.FAILED], settled_at__isnull=True)
                   .select_related("service").only("id", "status", "remains", "quantity", "runs", "rate", "charge",
-                                                  "refunded", "sub_max", "posts_done", "service__type"))
+                                                  "refunded", "sub_max", "sub_posts", "posts_done", "service__type"))
     refunds = 0
     for order in orders:
         if order_settle(order) is not None:
@@ -82,7 +85,8 @@ def orders_settle(*, order_ids: Iterable[int], now: datetime | None = None) -> i
 
 def orders_settle_pending(*, now: datetime | None = None, limit: int = 1000) -> int:
     """Settle final orders a previous run left unsettled (a worker died between status and refund)."""
-    ids = list(Order.objects.filter(stage=Stage.FINAL, settled_at__isnull=True).values_list("id", flat=True)[:limit])
+    ids = list(Order.objects.filter(stage__in=[Stage.FINAL, Stage.FAILED], settled_at__isnull=True)
+               .values_list("id", flat=True)[:limit])
     return orders_settle(order_ids=ids, now=now)
 
 
