@@ -144,3 +144,7 @@ class PaymentRequestAdmin(admin.ModelAdmin):
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"{done} payment request(s) rejected.", messages.WARNING)
+
+
+# Gateways, deposits and bonus tiers: their own module, registered with the admin from here.
+from accounts import admin_payments  # noqa: E402,F401

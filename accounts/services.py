@@ -36,7 +36,8 @@ class MoneyError(ValueError):
     """An amount that makes no sense (zero, negative where a credit is meant, too many decimals)."""
 
 
-def _clean_amount(amount: Decimal | str | int) -> Decimal:
+def clean_amount(amount: Decimal | str | int) -> Decimal:
+    """An amount from input: a finite Decimal with at most the money precision. Raises MoneyError."""
     try:
         value = Decimal(str(amount))
     except ArithmeticError:
@@ -64,6 +65,7 @@ def _write(
     kind: str,
     cause: str,
     order_id: int | None = None,
+    deposit_id: int | None = None,
     note: str = "",
     created_by=None,
 ) -> LedgerEntry:
@@ -78,6 +80,7 @@ def _write(
         kind=kind,
         cause=cause,
         order_id=order_id,
+        deposit_id=deposit_id,
         balance_after=new_balance,
         note=note[:500],
         created_by=created_by,
@@ -124,7 +127,7 @@ def customer_create(
     user.save()
     customer = Customer.objects.create(user=user)
     raw_key = api_key_generate(customer=customer)
-    opening = _clean_amount(balance)
+    opening = clean_amount(balance)
     if opening < ZERO:
         raise MoneyError("An opening balance cannot be negative")
     if opening > ZERO:
@@ -145,7 +148,7 @@ def balance_deposit(
     cause: str = LedgerEntry.Cause.MANUAL,
 ) -> LedgerEntry:
     """Credit a balance (funds added)."""
-    value = _clean_amount(amount)
+    value = clean_amount(amount)
     if value <= ZERO:
         raise MoneyError("A deposit must be positive")
     with transaction.atomic():
@@ -158,7 +161,7 @@ def balance_adjust(
     *, customer_id: int, amount: Decimal | str | int, note: str, created_by=None
 ) -> LedgerEntry:
     """A correction by an admin, either sign; never below zero."""
-    value = _clean_amount(amount)
+    value = clean_amount(amount)
     if value == ZERO:
         raise MoneyError("An adjustment cannot be zero")
     if not note.strip():
@@ -182,7 +185,7 @@ def balance_charge(
 
     Only the balance and the ledger move here: the order's own columns are the orders app's (orders.charges).
     """
-    value = _clean_amount(amount)
+    value = clean_amount(amount)
     if value <= ZERO:
         raise MoneyError("A charge must be positive")
     return _write(customer=customer, amount=-value, kind=LedgerEntry.Kind.CHARGE, cause=cause, order_id=order_id,
@@ -197,7 +200,7 @@ def balance_refund(
     Returns None when this cause was already refunded: the unique (order, kind, cause) rule decides,
     whatever the number of workers or retries.
     """
-    value = _clean_amount(amount)
+    value = clean_amount(amount)
     if value <= ZERO:
         raise MoneyError("A refund must be positive")
     if LedgerEntry.objects.filter(order_id=order_id, kind=LedgerEntry.Kind.REFUND, cause=cause).exists():
@@ -213,13 +216,25 @@ def balance_refund(
         return None
 
 
+def balance_credit_deposit(
+    *, customer: Customer, deposit_id: int, amount: Decimal | str, cause: str, note: str = ""
+) -> LedgerEntry:
+    """Credit a customer locked by `lock_customer` for a paid deposit (or its bonus). The database refuses a
+    second row with the same (deposit, cause): a deposit is credited once, whatever reports it."""
+    value = clean_amount(amount)
+    if value <= ZERO:
+        raise MoneyError("A deposit must be positive")
+    return _write(customer=customer, amount=value, kind=LedgerEntry.Kind.DEPOSIT, cause=cause, deposit_id=deposit_id,
+                  note=note)
+
+
 # --- Payment requests -------------------------------------------------------------------------
 
 
 def payment_request_create(
     *, customer_id: int, amount: Decimal | str, method: str, reference: str = ""
 ) -> PaymentRequest:
-    value = _clean_amount(amount)
+    value = clean_amount(amount)
     if value <= ZERO:
         raise MoneyError("The amount must be positive")
     return PaymentRequest.objects.create(customer_id=customer_id, amount=value, method=method[:60],

@@ -17,6 +17,7 @@ SUBJECT_ADMIN_URLS = {
     "customer": "admin:accounts_customer_change",
     "refill": "admin:orders_refill_change",
     "cancel": "admin:orders_cancelrequest_change",
+    "deposit": "admin:accounts_deposit_change",
 }
 # Enough to see what happened lately on one change page; the full list is one link away.
 HISTORY_ROWS = 50

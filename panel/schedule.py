@@ -19,6 +19,11 @@ def beat_schedule(*, service_sync_minutes: int, poll_seconds: int) -> dict[str, 
             "task": "providers.tasks.services_sync_all_task",
             "schedule": timedelta(minutes=service_sync_minutes),
         },
+        # Deposits whose webhook may have been lost are checked with their gateway; old unpaid ones expire.
+        "deposits-reconcile": {
+            "task": "accounts.tasks.deposits_reconcile_task",
+            "schedule": timedelta(minutes=5),
+        },
         # --- The order pipeline ---------------------------------------------------------------------
         "orders-send-sweep": {
             "task": "orders.tasks.orders_send_sweep_task",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from panel.env import env_bool, env_decimal, env_int, env_list, env_str
+from panel.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str
 from panel.schedule import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +133,21 @@ PANEL_POLL_SECONDS = env_int("PANEL_POLL_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE = beat_schedule(service_sync_minutes=PANEL_SERVICE_SYNC_MINUTES, poll_seconds=PANEL_POLL_SECONDS)
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)
 API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 60)
+
+# --- Payments (accounts.deposits, accounts.gateways) ------------------------------------------
+# Who pays a gateway's fee: "add" puts it on top of what the customer pays, "deduct" takes it from
+# what is credited.
+PAYMENT_FEE_MODE = env_choice("PAYMENT_FEE_MODE", "add", ("add", "deduct"))
+# A crypto invoice paid with the wrong amount: "review" holds it for an admin, "credit" credits what came.
+PAYMENT_WRONG_AMOUNT = env_choice("PAYMENT_WRONG_AMOUNT", "review", ("review", "credit"))
+# Open deposits older than this are checked with their gateway (a webhook may have been lost).
+PAYMENT_RECONCILE_MINUTES = env_int("PAYMENT_RECONCILE_MINUTES", 15, minimum=1)
+# Open deposits older than this expire (the gateways' checkouts expire within a day).
+PAYMENT_EXPIRE_HOURS = env_int("PAYMENT_EXPIRE_HOURS", 48, minimum=1)
+# Webhooks are small JSON documents; anything larger is refused unread.
+PAYMENT_WEBHOOK_MAX_BYTES = env_int("PAYMENT_WEBHOOK_MAX_BYTES", 256 * 1024, minimum=1024)
+# How old a signed webhook may be (Stripe's timestamp), against replays.
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 # Serves /api/bench-floor, a trivial JSON answer that measures the web stack alone (bench/api.py).
 PANEL_BENCH_FLOOR = env_bool("PANEL_BENCH_FLOOR", False)
 

@@ -50,3 +50,11 @@ def ticks(value) -> str:
     escaped = conditional_escape(str(value or ""))
     # safe: the text was escaped just above; only the <code> tags are added
     return mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A decimal without trailing zeros and never in exponent form: 2.50 -> "2.5", 10.00 -> "10"."""
+    if value in (None, ""):
+        return ""
+    return f"{Decimal(value).normalize():f}"

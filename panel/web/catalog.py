@@ -13,7 +13,12 @@ STATUS_WORDS = (
 
 LEDGER_WORDS = (
     _("Deposit"), _("Charge"), _("Refund"), _("Adjustment"),
-    _("Order"), _("Manual"), _("Payment request"), _("Failed send"), _("Subscription ended"),
+    _("Order"), _("Manual"), _("Payment request"), _("Failed send"), _("Subscription ended"), _("Payment"),
+    _("Deposit bonus"),
+)
+
+DEPOSIT_WORDS = (
+    _("Created"), _("Waiting for payment"), _("Paid"), _("Failed"), _("Held for review"),
 )
 
 ORDER_TYPE_WORDS = (

@@ -100,6 +100,23 @@ class PaymentRequestForm(forms.Form):
     )
 
 
+class DepositForm(forms.Form):
+    """Add funds through a gateway: `gateway` is the gateway's name, `amount` in its currency."""
+
+    gateway = forms.ChoiceField(label=_("Payment method"))
+    amount = forms.DecimalField(
+        label=_("Amount"), min_value=Decimal("0.01"), max_value=MAX_DEPOSIT, max_digits=12, decimal_places=2
+    )
+
+    def __init__(self, *args, gateways, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gateways = {g.name: g for g in gateways}
+        self.fields["gateway"].choices = [(g.name, str(g)) for g in gateways]
+
+    def clean_gateway(self):
+        return self.gateways[self.cleaned_data["gateway"]]
+
+
 class ApiKeyConfirmForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("I understand that my current key stops working immediately."), required=True

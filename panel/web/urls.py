@@ -1,6 +1,6 @@
 from django.urls import path
 
-from panel.web.views import account, auth, orders
+from panel.web.views import account, auth, orders, payments
 
 urlpatterns = [
     path("", account.dashboard, name="dashboard"),
@@ -20,7 +20,11 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel/", orders.order_cancel, name="order_cancel"),
     path("refills/", orders.refill_list, name="refills"),
     path("services/", account.service_list, name="services"),
-    path("funds/", account.funds, name="funds"),
+    path("funds/", payments.funds, name="funds"),
+    path("funds/quote/", payments.deposit_quote, name="deposit_quote"),
+    path("funds/deposits/<int:deposit_id>/", payments.deposit_detail, name="deposit_detail"),
+    path("funds/deposits/<int:deposit_id>/status/", payments.deposit_status, name="deposit_status"),
+    path("payments/<slug:name>/webhook/", payments.payment_webhook, name="payment_webhook"),
     path("transactions/", account.transactions, name="transactions"),
     path("api-access/", account.api_access, name="api_access"),
     path("api-access/new-key/", account.api_key_regenerate, name="api_key_regenerate"),

@@ -24,6 +24,8 @@ DEMO_MARKUP = "30"
 # Simulated seconds per real second: a demo order is pending a second or two and done in under a minute.
 DEMO_SPEED = 20
 DEMO_SERVICES = 300
+# The demo payment methods on the gateway simulator, so a new user adds funds with no admin step.
+DEMO_GATEWAY_KINDS = ("stripe",)
 # Beat's poll period in the embedded setup, unless PANEL_POLL_SECONDS says otherwise.
 LOCAL_POLL_SECONDS = "10"
 
@@ -38,6 +40,31 @@ def local_processes(*, host: str, port: int) -> list[tuple[str, list[str]]]:
                     "--queues=celery,send,poll", "--without-gossip", "--without-mingle"]),
         ("beat", [*celery, "beat", "--loglevel=INFO", f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}"]),
     ]
+
+
+def gateway_simulator_process(*, port: int, panel_url: str) -> list[str]:
+    return [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_gateway_simulator", "--port", str(port),
+            "--panel-url", panel_url]
+
+
+def port_answers(port: int, *, timeout: float = 0.5) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def demo_gateways_ensure(*, base_url: str, stdout) -> None:
+    """Register the demo payment gateways at the gateway simulator; safe on every start."""
+    from accounts.management.commands.run_gateway_simulator import DEMO_CREDENTIALS, DEMO_NAMES
+
+    for kind in DEMO_GATEWAY_KINDS:
+        credentials = [f"--credential={key}={value}" for key, value in DEMO_CREDENTIALS[kind].items()]
+        call_command("add_gateway", DEMO_NAMES[kind], kind, "--api-base", f"{base_url}/{kind}", *credentials,
+                     stdout=stdout)
 
 
 def simulator_process(*, port: int) -> list[str]:
@@ -71,9 +98,10 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--simulator-port", type=int, default=8001)
+        parser.add_argument("--gateway-simulator-port", type=int, default=8002)
         parser.add_argument("--no-demo", action="store_true", help="Do not start the upstream simulator.")
 
-    def handle(self, *args, host, port, simulator_port, no_demo, **options):
+    def handle(self, *args, host, port, simulator_port, gateway_simulator_port, no_demo, **options):
         children: dict[str, subprocess.Popen] = {}
         stopping = False
 
@@ -94,6 +122,8 @@ class Command(BaseCommand):
         try:
             if not no_demo:
                 self._start_demo(start, children, port=simulator_port)
+                self._start_demo_payments(start, children, port=gateway_simulator_port,
+                                          panel_url=f"http://{host}:{port}")
             for name, command in local_processes(host=host, port=port):
                 start(name, command)
             self.stdout.write(f"Panel running at http://{host}:{port}/  (Ctrl-C stops everything)")
@@ -115,6 +145,19 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
             self.stdout.write("Stopped.")
+
+    def _start_demo_payments(self, start, children, *, port: int, panel_url: str) -> None:
+        if not port_answers(port):
+            start("gateway-simulator", gateway_simulator_process(port=port, panel_url=panel_url))
+            deadline = time.monotonic() + 30
+            while not port_answers(port):
+                if children["gateway-simulator"].poll() is not None or time.monotonic() > deadline:
+                    self.stderr.write(f"The gateway simulator did not start on port {port}; going on without it")
+                    children.pop("gateway-simulator", None)
+                    return
+                time.sleep(0.2)
+        demo_gateways_ensure(base_url=f"http://127.0.0.1:{port}", stdout=self.stdout)
+        self.stdout.write(f"Demo payment gateways ready at http://127.0.0.1:{port}")
 
     def _start_demo(self, start, children, *, port: int) -> None:
         url = f"http://127.0.0.1:{port}/api/v2"

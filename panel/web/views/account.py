@@ -1,4 +1,4 @@
-"""Dashboard, price list, funds and transactions, API key and account settings."""
+"""Dashboard, price list, transactions, API key and account settings."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import LedgerEntry, PaymentRequest
-from accounts.services import MoneyError, api_key_generate, payment_request_create
+from accounts.models import Deposit, LedgerEntry
+from accounts.services import api_key_generate
 from orders import selectors
 from orders.models import Status
-from panel.web.forms import PAYMENT_METHODS, ApiKeyConfirmForm, PaymentRequestForm, TimezoneForm
+from panel.web.forms import ApiKeyConfirmForm, TimezoneForm
 from panel.web.views.common import customer_required, paginate, query_without_page
 from providers.pricing import customer_rate
 from providers.selectors import services_orderable
 
 NEW_KEY_SESSION = "new_api_key"
 RECENT_ORDERS = 10
+RECENT_DEPOSITS = 20
 
 
 @customer_required
@@ -59,37 +60,16 @@ def service_list(request):
 
 
 @customer_required
-def funds(request):
-    customer = request.customer
-    form = PaymentRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            payment = payment_request_create(
-                customer_id=customer.pk, amount=form.cleaned_data["amount"],
-                method=form.cleaned_data["method"], reference=form.cleaned_data["reference"],
-            )
-        except MoneyError as error:
-            form.add_error("amount", str(error))
-        else:
-            messages.success(request, _("Payment request #%(id)s sent. Your balance is credited once it is "
-                                        "approved.") % {"id": payment.pk})
-            return redirect("funds")
-    requests = PaymentRequest.objects.filter(customer=customer).order_by("-id")[:50]
-    methods = dict(PAYMENT_METHODS)
-    for payment in requests:
-        payment.method_label = methods.get(payment.method, payment.method)
-    return render(request, "web/funds.html", {"form": form, "requests": requests, "customer": customer})
-
-
-@customer_required
 def transactions(request):
     entries = LedgerEntry.objects.filter(customer=request.customer).order_by("-id")
     page = paginate(request, entries)
     causes = dict(LedgerEntry.Cause.choices)
     for entry in page.object_list:
         entry.cause_label = causes.get(entry.cause, entry.cause)
-    return render(request, "web/transactions.html", {"page": page, "query": query_without_page(request),
-                                                     "customer": request.customer})
+    return render(request, "web/transactions.html", {
+        "page": page, "query": query_without_page(request), "customer": request.customer,
+        "deposits": Deposit.objects.filter(customer=request.customer).select_related("gateway")[:RECENT_DEPOSITS],
+    })
 
 
 @customer_required
