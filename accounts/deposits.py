@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import services as money
 from accounts.gateways import GatewayError, Outcome, PaymentState, WebhookRefused, gateway_module
@@ -52,7 +53,8 @@ def _exchange_rate(currency: str) -> Decimal:
     try:
         return exchange_rate_for(currency=currency)
     except MissingExchangeRate as error:
-        raise money.MoneyError(str(error)) from None
+        logger.error("deposits in %s cannot be quoted: %s", currency, error)
+        raise money.MoneyError(_("This payment method is not available right now")) from None
 
 
 def bonus_for(credit_amount: Decimal) -> Decimal:
@@ -65,10 +67,11 @@ def deposit_quote(*, gateway: Gateway, amount: Decimal | str) -> DepositQuote:
     """What paying `amount` through `gateway` costs and credits. Raises MoneyError (limits, bad amount)."""
     value = money.clean_amount(amount)
     if value != value.quantize(MINOR_UNIT):
-        raise money.MoneyError("At most 2 decimal places")
+        raise money.MoneyError(_("At most 2 decimal places"))
     if value < gateway.min_amount or value > gateway.max_amount:
-        raise money.MoneyError(f"The amount must be between {gateway.min_amount.normalize():f} and "
-                               f"{gateway.max_amount.normalize():f} {gateway.currency}")
+        raise money.MoneyError(_("The amount must be between %(min)s and %(max)s %(currency)s") % {
+            "min": f"{gateway.min_amount.normalize():f}", "max": f"{gateway.max_amount.normalize():f}",
+            "currency": gateway.currency})
     fee = (value * gateway.fee_percent / HUNDRED).quantize(MINOR_UNIT, rounding=ROUND_HALF_UP)
     customer_pays_fee = settings.PAYMENT_FEE_MODE == "add"
     pay_amount = value + fee if customer_pays_fee else value
@@ -76,7 +79,7 @@ def deposit_quote(*, gateway: Gateway, amount: Decimal | str) -> DepositQuote:
     rate = _exchange_rate(gateway.currency)
     credit_amount = quantize(credited * rate)
     if credit_amount <= ZERO:
-        raise money.MoneyError("The amount does not cover the gateway's fee")
+        raise money.MoneyError(_("The amount does not cover the payment method's fee"))
     return DepositQuote(amount=value, fee=fee, pay_amount=pay_amount, currency=gateway.currency, exchange_rate=rate,
                         credit_amount=credit_amount, bonus=bonus_for(credit_amount))
 
@@ -89,7 +92,7 @@ def deposit_start(*, customer: Customer, gateway: Gateway, amount: Decimal | str
     transaction: the deposit row exists first, so a webhook that arrives fast finds it.
     """
     if not gateway.is_enabled:
-        raise money.MoneyError("This payment method is not available")
+        raise money.MoneyError(_("This payment method is not available right now"))
     quote = deposit_quote(gateway=gateway, amount=amount)
     deposit = Deposit.objects.create(
         customer=customer, gateway=gateway, amount=quote.amount, pay_amount=quote.pay_amount,

@@ -143,6 +143,13 @@ class PayPalGateway(GatewayModule):
         raise GatewayError(f"PayPal answered {method} {path.split('?')[0]} with HTTP {answer.status_code}"
                            f"{_error_name(answer)}")
 
+    @staticmethod
+    def request_id(deposit, action: str) -> str:
+        """The PayPal-Request-Id of one action on one deposit: the same on every retry, so PayPal does it once.
+        The deposit's creation time keeps two sites (or a restored database) on one account apart."""
+        created = deposit.created_at.strftime("%Y%m%d%H%M%S%f") if deposit.created_at else "0"
+        return f"deposit-{deposit.pk}-{created}-{action}"
+
     # --- Checkout ---------------------------------------------------------------------------------------
 
     def create_checkout(self, deposit, *, success_url: str, cancel_url: str, webhook_url: str) -> Checkout:
@@ -160,7 +167,7 @@ class PayPalGateway(GatewayModule):
                 "shipping_preference": "NO_SHIPPING",
             }}},
         }
-        answer = self._call("POST", "/v2/checkout/orders", payload=order, request_id=f"{name}-create",
+        answer = self._call("POST", "/v2/checkout/orders", payload=order, request_id=self.request_id(deposit, "create"),
                             ok=(200, 201, 422))
         if answer.status_code == 422:
             raise GatewayError(f"PayPal refused the order{_error_name(answer)}")
@@ -178,7 +185,7 @@ class PayPalGateway(GatewayModule):
         path = f"/v2/checkout/orders/{requests.utils.quote(order_id, safe='')}"
         order = _json(self._call("GET", path))
         if order.get("status") == "APPROVED":
-            answer = self._call("POST", f"{path}/capture", payload={}, request_id=f"deposit-{deposit.pk}-capture",
+            answer = self._call("POST", f"{path}/capture", payload={}, request_id=self.request_id(deposit, "capture"),
                                 ok=(200, 201, 422))
             if answer.status_code == 422:
                 issues = _issues(answer)
@@ -190,6 +197,8 @@ class PayPalGateway(GatewayModule):
                     raise GatewayError(f"PayPal did not capture the order{_error_name(answer)}")
             else:
                 order = _json(answer)
+        if order.get("id") != order_id:
+            raise GatewayError("PayPal answered about another order")
         try:
             return self._order_state(deposit, order)
         except WebhookRefused as refused:  # an amount PayPal should never send

@@ -195,8 +195,9 @@ def test_an_order_captured_elsewhere_is_read_not_failed(pay):
 def test_the_same_capture_request_gets_the_same_answer(pay):
     deposit = _start(pay)
     pay.paypal.approve(deposit.reference)
-    first = pay.paypal.capture(deposit.reference, request_id=f"deposit-{deposit.pk}-capture")
-    again = pay.paypal.capture(deposit.reference, request_id=f"deposit-{deposit.pk}-capture")
+    own = PayPalGateway.request_id(deposit, "capture")
+    first = pay.paypal.capture(deposit.reference, request_id=own)
+    again = pay.paypal.capture(deposit.reference, request_id=own)
     other = pay.paypal.capture(deposit.reference, request_id="another")
     assert first == again and first[0] == 201
     assert other[0] == 422 and other[1]["details"][0]["issue"] == "ORDER_ALREADY_CAPTURED"
@@ -210,6 +211,15 @@ def test_a_declined_capture_fails_the_deposit(pay):
     pay.paypal.decline.add(deposit.reference)
     pay.paypal.approve(deposit.reference)
     deposit = deposit_refresh(deposit_id=deposit.pk)
+    assert _money(deposit) == (Decimal("0"), 0, Deposit.Status.FAILED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_denied_capture_fails_the_deposit_by_webhook(live):
+    deposit = _start(live)
+    live.paypal.decline.add(deposit.reference)
+    delivery = live.paypal.capture_event(deposit.reference)
+    assert json.loads(delivery.body)["event_type"] == "PAYMENT.CAPTURE.DENIED" and delivery.status == 200
     assert _money(deposit) == (Decimal("0"), 0, Deposit.Status.FAILED)
 
 

@@ -25,7 +25,7 @@ DEMO_MARKUP = "30"
 DEMO_SPEED = 20
 DEMO_SERVICES = 300
 # The demo payment methods on the gateway simulator, so a new user adds funds with no admin step.
-DEMO_GATEWAY_KINDS = ("stripe",)
+DEMO_GATEWAY_KINDS = ("stripe", "paypal", "cryptomus")
 # Beat's poll period in the embedded setup, unless PANEL_POLL_SECONDS says otherwise.
 LOCAL_POLL_SECONDS = "10"
 

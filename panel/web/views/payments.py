@@ -71,7 +71,6 @@ def funds(request):
             messages.success(request, _("Payment request #%(id)s sent. Your balance is credited once it is "
                                         "approved.") % {"id": payment.pk})
             return redirect("funds")
-    status = 400 if request.method == "POST" else 200
     requests = PaymentRequest.objects.filter(customer=customer).order_by("-id")[:RECENT]
     methods = dict(PAYMENT_METHODS)
     for payment in requests:
@@ -81,7 +80,7 @@ def funds(request):
         "requests": requests, "bonus_tiers": list(BonusTier.objects.all()),
         "deposits": Deposit.objects.filter(customer=customer).select_related("gateway")[:RECENT],
         "fee_added": settings.PAYMENT_FEE_MODE == "add",
-    }, status=status)
+    })
 
 
 @require_GET
