@@ -58,7 +58,7 @@ class SimResponse:
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                 "<meta name='viewport' content='width=device-width, initial-scale=1'>"
                 "<style>body{font-family:sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem}"
-                "button{font-size:1.1rem;padding:.6rem 1.4rem;margin:.3rem}</style></head>"
+                "button{font-size:1.1rem;padding:.6rem 1.4rem;margin:.3rem}p{overflow-wrap:anywhere}</style></head>"
                 f"<body>{body_html}</body></html>")
         return cls(status=status, body=page.encode(), content_type="text/html; charset=utf-8")
 
