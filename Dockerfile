@@ -9,4 +9,4 @@ COPY orders orders
 RUN pip install --no-cache-dir .
 COPY . .
 EXPOSE 8000
-CMD ["gunicorn", "panel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "panel/gunicorn.conf.py", "panel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

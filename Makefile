@@ -35,8 +35,10 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 
+# The benchmarks' upstream simulator listens on loopback, which provider URLs reach only with this on.
 bench: $(VENV)/.installed-dev
-	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key} $(PY) -m bench
+	SECRET_KEY=$${SECRET_KEY:-bench-only-secret-key} PROVIDER_URLS_ALLOW_PRIVATE=$${PROVIDER_URLS_ALLOW_PRIVATE:-1} \
+		$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) data staticfiles

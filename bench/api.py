@@ -179,6 +179,7 @@ def run() -> dict:
         # In-memory broker: `add` is measured without the broker's own write (the file transport's fsync,
         # a Redis round trip), and no shared broker receives bench orders. BENCH_API_BROKER overrides it.
         "CELERY_BROKER_URL": os.environ.get("BENCH_API_BROKER", "memory://"),
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback: no TLS proxy in front
         "API_RATE_LIMIT_PER_SECOND": "1000000000",
         "API_RATE_LIMIT_BURST": "1000000000",
         "LOG_LEVEL": "WARNING",

@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 
 from accounts.models import Customer
 from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Stage, Status
+from orders.validation import whole_number
 
 OPEN_STAGES = (RequestStage.REQUESTED, RequestStage.SENT)
 
@@ -68,16 +69,20 @@ def orders_with_open_request(model: type[Refill] | type[CancelRequest], *, order
 def orders_for_customer(*, customer: Customer, status: str = "", search: str = "") -> QuerySet[Order]:
     """The customer's orders, newest first, optionally of one status and matching `search`.
 
-    `search` matches the order id exactly when it is a number, else a part of the link.
+    `search` matches the order id exactly when it is a number in ASCII digits, else a part of the link.
     """
     queryset = Order.objects.filter(customer=customer)
     if status and status in Status.values:
         queryset = queryset.filter(status=status)
     search = search.strip()
+    if "\x00" in search:
+        # No stored link holds a NUL (PostgreSQL refuses one in a query at all): nothing matches.
+        return _with_actions(queryset.none())
     if search:
         query = Q(link__icontains=search)
-        if search.lstrip("#").isdigit():
-            query |= Q(pk=int(search.lstrip("#")))
+        order_id = whole_number(search.removeprefix("#"))  # not isdigit(): "²" passes it and fails int()
+        if order_id is not None:
+            query |= Q(pk=order_id)
         queryset = queryset.filter(query)
     return _with_actions(queryset.select_related("service").order_by("-id"))
 

@@ -17,7 +17,7 @@ from accounts.money import ZERO
 from orders import lifecycle, selectors
 from orders.charges import lock_customer_then_order, order_refund_rest
 from orders.models import CancelRequest, Order, Refill, RequestStage, Source, Stage
-from orders.validation import OrderInput, OrderInputError, clean_order_input
+from orders.validation import OrderInput, OrderInputError, clean_order_input, whole_number
 from providers.models import Service
 from providers.selectors import services_orderable
 
@@ -34,10 +34,9 @@ def _enqueue_send(order_id: int) -> None:
 
 def service_for_order(service_id: object) -> Service:
     """The orderable service a customer asked for, or OrderInputError("Incorrect service ID")."""
-    try:
-        pk = int(str(service_id).strip())
-    except (TypeError, ValueError):
-        raise OrderInputError("Incorrect service ID", field="service") from None
+    pk = whole_number(service_id)
+    if pk is None:
+        raise OrderInputError("Incorrect service ID", field="service")
     service = services_orderable().filter(pk=pk).first()
     if service is None:
         raise OrderInputError("Incorrect service ID", field="service")

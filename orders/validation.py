@@ -30,6 +30,20 @@ MAX_INTERVAL_MINUTES = 60 * 24 * 30
 MAX_LIST_ITEMS = 10_000
 MAX_INT = 2_147_483_647
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_MAX_DIGITS = 19  # a bigint's worth; longer runs of digits are out of any range (and slow for int())
+
+
+def whole_number(raw: object) -> int | None:
+    """`raw` as a non-negative int when it is ASCII decimal digits (spaces around allowed), else None.
+
+    Not int() alone: it also takes "6_1", "+61", "６１" and "٦١". A JSON integer is its digits.
+    """
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        return None
+    text = str(raw).strip()
+    if not text or len(text) > _MAX_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 class OrderInputError(ValueError):
@@ -55,8 +69,13 @@ def _text(data: Mapping[str, object], name: str) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
+    if isinstance(value, list | tuple | dict | set):
+        # Never the first item taken for the whole: `[100]` is not a quantity of 100. A list field
+        # may come as a list of lines.
+        lines_field = FIELDS[name].kind == "lines" and isinstance(value, list | tuple)
+        if not lines_field or not all(isinstance(item, str | int) for item in value):
+            raise OrderInputError(f"Incorrect {name}: must be a single value", field=name)
+        value = "\n".join(str(item) for item in value)
     text = str(value)
     if "\x00" in text:
         # PostgreSQL refuses NUL in text columns: refuse it here, with the field's name, not as a crash.
@@ -73,6 +92,10 @@ def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int 
     # Not int() alone: it also takes "1_000" and non-ASCII digits.
     if not _WHOLE_NUMBER.fullmatch(raw):
         raise OrderInputError(f"Incorrect {name}: must be a whole number", field=name)
+    if len(raw.lstrip("-")) > _MAX_DIGITS:
+        # Out of range either way, and int() of thousands of digits is refused (or slow).
+        bound = f"at least {minimum}" if raw.startswith("-") else f"at most {MAX_INT}"
+        raise OrderInputError(f"Incorrect {name}: must be {bound}", field=name)
     number = int(raw)
     if number < minimum:
         raise OrderInputError(f"Incorrect {name}: must be at least {minimum}", field=name)
@@ -246,7 +269,8 @@ def clean_order_input(
             values[name] = _short_text(data, name)
     if "answer_number" in values:
         answer = values["answer_number"]
-        if not str(answer).isdigit() or int(answer) < 1:
+        number = whole_number(answer)
+        if number is None or number < 1:
             raise OrderInputError("Incorrect answer_number: must be a positive whole number", field="answer_number")
 
     quantity, units, drip = _quantity_units(service, order_type, data)

@@ -28,6 +28,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "panel",
     "accounts",
@@ -37,14 +40,19 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it sees every answer: /api/v2 answers JSON even to what is refused before its view.
+    "panel.api.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "panel.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a second factor
     "panel.web.middleware.CustomerTimezoneMiddleware",
+    "panel.web.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -134,6 +142,12 @@ CELERY_BEAT_SCHEDULE = beat_schedule(service_sync_minutes=PANEL_SERVICE_SYNC_MIN
 API_RATE_LIMIT_PER_SECOND = env_int("API_RATE_LIMIT_PER_SECOND", 20)
 API_RATE_LIMIT_BURST = env_int("API_RATE_LIMIT_BURST", 60)
 
+# --- API key lookups (panel/api/ratelimit.py) ------------------------------------------------
+# Failed key lookups per client address (see TRUSTED_PROXY_COUNT) in a window; past it, /api/v2 answers
+# 429 to that address until the window ends, except to keys that found their customer within a day.
+API_KEY_FAILURE_LIMIT = env_int("API_KEY_FAILURE_LIMIT", 20, minimum=1)
+API_KEY_FAILURE_WINDOW_SECONDS = env_int("API_KEY_FAILURE_WINDOW_SECONDS", 60, minimum=1)
+
 # --- Payments (accounts.deposits, accounts.gateways) ------------------------------------------
 # Who pays a gateway's fee: "add" puts it on top of what the customer pays, "deduct" takes it from
 # what is credited.
@@ -150,6 +164,12 @@ PAYMENT_WEBHOOK_MAX_BYTES = env_int("PAYMENT_WEBHOOK_MAX_BYTES", 256 * 1024, min
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 # Serves /api/bench-floor, a trivial JSON answer that measures the web stack alone (bench/api.py).
 PANEL_BENCH_FLOOR = env_bool("PANEL_BENCH_FLOOR", False)
+
+# --- Provider URLs (providers/client_addresses.py) -------------------------------------------
+# Off: a provider's URL must reach a public address, checked when it is saved and on every connection.
+# On: private, loopback and link-local addresses are allowed too (the demo simulator, tests, a
+# provider on the panel's own network).
+PROVIDER_URLS_ALLOW_PRIVATE = env_bool("PROVIDER_URLS_ALLOW_PRIVATE", DEBUG)
 
 # --- The order pipeline (orders/pipeline/conf.py) --------------------------------------------
 # After an Unavailable answer, the wait before the next try doubles from this, up to the cap.
@@ -169,6 +189,38 @@ PIPELINE_CIRCUIT_COOLDOWN_SECONDS = env_int("PIPELINE_CIRCUIT_COOLDOWN_SECONDS",
 # The send sweeper leaves orders younger than this to the task enqueued when they were placed.
 PIPELINE_SEND_GRACE_SECONDS = env_int("PIPELINE_SEND_GRACE_SECONDS", 30, minimum=0)
 
+# --- Client addresses ------------------------------------------------------------------------
+# How many reverse proxies (the TLS proxy, a load balancer) stand in front of the panel, each appending
+# the address it saw to X-Forwarded-For. 0: REMOTE_ADDR is the client. Behind one proxy and 0 here,
+# every client has the proxy's address and shares its limits.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# --- Sign-in protection and two-factor sign-in (panel/web/throttle.py, panel/web/two_factor.py) -----
+# Wrong passwords (or second-factor codes) per (username, address) before that pair is locked, and how
+# long a lock lasts after the latest failure. A browser that signed in to the account before is
+# counted on its own and keeps signing in.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
+# Wrong passwords from one address across all usernames (spraying).
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 10, minimum=1)
+# Wrong passwords for one username from all addresses; browsers that signed in before and accounts with
+# two-factor sign-in are not locked by it. Wrong codes per account are counted over a day.
+LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 20, minimum=1)
+# Password-reset mails per email address and per client address, per hour.
+PASSWORD_RESETS_PER_EMAIL_PER_HOUR = env_int("PASSWORD_RESETS_PER_EMAIL_PER_HOUR", 3, minimum=1)
+PASSWORD_RESETS_PER_IP_PER_HOUR = env_int("PASSWORD_RESETS_PER_IP_PER_HOUR", 10, minimum=1)
+# Signup attempts that get as far as the username check, per client address, per hour.
+SIGNUPS_PER_IP_PER_HOUR = env_int("SIGNUPS_PER_IP_PER_HOUR", 10, minimum=1)
+# Payment requests and gateway deposits a customer may start per hour.
+PAYMENT_REQUESTS_PER_HOUR = env_int("PAYMENT_REQUESTS_PER_HOUR", 10, minimum=1)
+# django-otp: the issuer shown in authenticator apps; the admin never shows a device's secret. Its own
+# per-device delay (doubling after each wrong code, without end) is off: anyone who knows a password could
+# push it to days and lock the owner out, so wrong codes go through the counters above instead.
+OTP_TOTP_ISSUER = PANEL_NAME
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
 # --- Auth, i18n, time ------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -176,9 +228,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed sign-ins per (username, address) before it is locked, and how long the lock lasts.
-LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=60)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -211,6 +261,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "panel@localhost")
 
+# --- HTTPS, cookies, security headers (panel/web/middleware.py) ------------------------------
+# Outside DEBUG the panel is served over HTTPS, by itself or behind a TLS proxy that sets
+# X-Forwarded-Proto: plain HTTP is redirected, and browsers are told to use nothing else (HSTS).
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
@@ -218,6 +271,28 @@ if not DEBUG:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The docker health check and load balancers ask for /health over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# Sent with HTTPS answers only. A year, the subdomains and the preload flag are what browsers' preload
+# lists ask for; turn the subdomains off before the first deployment if one still serves plain HTTP.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# django-csp. No inline script anywhere: every script is a file under static/. Customer pages have no
+# inline style either; the Django admin's may (ContentSecurityPolicyMiddleware allows them there).
+# form-action stays open: the add-funds form's answer sends the customer on to the gateway's checkout.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -229,7 +304,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # API keys (and passwords, tokens) never reach a log line in full (panel/logging.py).
+    "filters": {"mask_secrets": {"()": "panel.logging.MaskSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The development server's request lines (query strings included) through the masking handler too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -21,6 +21,7 @@ from providers.services import (
     markup_clean,
     provider_check,
     provider_save,
+    provider_url_clean,
     service_move_to_category,
     service_reprice,
     service_set_active,
@@ -45,19 +46,40 @@ class _MarkupFormMixin:
 # --- Provider --------------------------------------------------------------------------------------
 
 
+PRIVATE_URLS_NOTICE = ("PROVIDER_URLS_ALLOW_PRIVATE is on: provider URLs may point at private, loopback and "
+                       "link-local addresses, and the API key is sent there.")
+
+
 class ProviderAdminForm(_MarkupFormMixin, forms.ModelForm):
-    api_url = forms.URLField(max_length=500, assume_scheme="https", help_text="The upstream's API v2 endpoint.")
+    api_url = forms.URLField(
+        max_length=500, assume_scheme="https",
+        help_text="The upstream's API v2 endpoint: http(s), at a public address unless PROVIDER_URLS_ALLOW_PRIVATE "
+                  "is on. Changing it needs the API key entered again.",
+    )
     api_key = forms.CharField(
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Our API key at the upstream. Never shown again; leave empty to keep the current key.",
+        help_text="Our API key at the upstream. Never shown again; leave empty to keep the current key "
+                  "(unless the URL changes).",
     )
 
     class Meta:
         model = Provider
         fields = ("name", "api_url", "api_key", "currency", "is_active", "request_format", "timeout_seconds",
                   "markup_percent", "import_new_active", "hold_on_low_upstream_balance", "low_balance_threshold")
+
+    def _url_changed(self, url: str | None) -> bool:
+        return not self.instance.pk or url != self.instance.api_url
+
+    def clean_api_url(self):
+        url = self.cleaned_data.get("api_url")
+        if url and self._url_changed(url):
+            try:
+                return provider_url_clean(url)
+            except ProviderError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
 
     def clean_api_key(self):
         key = self.cleaned_data.get("api_key", "")
@@ -66,6 +88,14 @@ class ProviderAdminForm(_MarkupFormMixin, forms.ModelForm):
         if self.instance.pk:
             return self.instance.api_key
         raise forms.ValidationError("A new provider needs an API key.")
+
+    def clean(self):
+        cleaned = super().clean()
+        url = cleaned.get("api_url")
+        if url and self.instance.pk and self._url_changed(url) and not self.data.get("api_key", "").strip():
+            # The stored key belongs to the old address; it is never sent to a new one.
+            self.add_error("api_key", "The URL changed: enter the API key again.")
+        return cleaned
 
     def clean_currency(self):
         currency = (self.cleaned_data.get("currency") or "").strip().upper()
@@ -85,8 +115,22 @@ class ProviderAdmin(admin.ModelAdmin):
                        "circuit_open_until", "retry_after_until", "last_error", "last_synced_at", "created_at")
     actions = ("test_connection", "sync_now")
 
+    def _private_urls_notice(self, request) -> None:
+        if settings.PROVIDER_URLS_ALLOW_PRIVATE and request.method == "GET":
+            self.message_user(request, PRIVATE_URLS_NOTICE, messages.WARNING)
+
+    def changelist_view(self, request, extra_context=None):
+        self._private_urls_notice(request)
+        return super().changelist_view(request, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._private_urls_notice(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
-        provider_save(provider=obj)  # a changed markup or currency reprices the provider's services
+        # A changed markup or currency reprices the provider's services. The form has checked a changed URL
+        # (and asked for the key again); the service checks it once more and clears a key left from before.
+        provider_save(provider=obj)
 
     @admin.action(description="Test connection (upstream balance)")
     def test_connection(self, request, queryset):

@@ -4,6 +4,10 @@ CONTRACT (other modules are written against it; keep names and shapes):
 
 * `ProviderClient(provider)` — one pooled `requests.Session` per provider; a timeout on every call;
   the API key never appears in logs, exceptions or reprs.
+* Unless PROVIDER_URLS_ALLOW_PRIVATE is on, every connection goes to a public address only: the host is
+  resolved once, each address is checked (providers.client_addresses), the socket connects to those
+  very addresses and its peer is checked again before a byte is written. A refused address, or a
+  provider without a key, is `Unavailable`: nothing was sent.
 * Failures are exactly three exception kinds:
   - `Rejected(message)` — the upstream answered with a definite error (`{"error": ...}`).
   - `Unavailable(reason, retry_after=None)` — nothing definite: refused connection, timeout before
@@ -27,11 +31,11 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from providers import client_answers as wire
 from providers.client_answers import normalize_order_status, normalize_request_status
+from providers.client_connections import AddressRefused, CheckedAdapter
 from providers.client_types import (
     Balance,
     CancelAccepted,
@@ -46,8 +50,9 @@ from providers.client_types import (
 )
 
 __all__ = [
-    "MAX_IDS_PER_REQUEST", "Balance", "CancelAccepted", "ItemError", "OrderStatus", "ProviderClient", "Rejected",
-    "RequestStatus", "Unavailable", "UnknownOutcome", "UpstreamError", "UpstreamService", "close_sessions",
+    "MAX_IDS_PER_REQUEST", "AddressRefused", "Balance", "CancelAccepted", "ItemError", "OrderStatus",
+    "ProviderClient", "Rejected", "RequestStatus", "Unavailable", "UnknownOutcome", "UpstreamError",
+    "UpstreamService", "close_sessions",
     "normalize_order_status", "normalize_request_status",
 ]
 
@@ -77,7 +82,10 @@ def _session_for(provider) -> requests.Session:
         session = _SESSIONS.get(cache_key)
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
+            # No proxy from the environment: the address check is on the socket this client opens, and
+            # through a proxy that would be the proxy's address, not the upstream's.
+            session.trust_env = False
+            adapter = CheckedAdapter(pool_connections=2, pool_maxsize=16, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers["User-Agent"] = "smm-panel/0.1 (+api-v2 client)"
@@ -112,8 +120,8 @@ if not any(isinstance(f, _RedactQueryKey) for f in _urllib3_logger.filters):
     _urllib3_logger.addFilter(_RedactQueryKey())
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """True when the connection failed before any byte of the request left (refused, DNS, connect timeout)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and every exception it wraps (requests and urllib3 nest them as args, reason, cause)."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -121,11 +129,18 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)):
-            return True
+        yield current
         pending.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
         pending.extend(a for a in getattr(current, "args", ()) if isinstance(a, BaseException))
-    return False
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection failed before any byte of the request left (refused, DNS, connect timeout)."""
+    return any(isinstance(c, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)) for c in _causes(exc))
+
+
+def _address_refused(exc: requests.ConnectionError) -> AddressRefused | None:
+    return next((c for c in _causes(exc) if isinstance(c, AddressRefused)), None)
 
 
 # The client --------------------------------------------------------------------------------------------------
@@ -175,6 +190,9 @@ class ProviderClient:
 
     def _send(self, payload: dict[str, str], *, creates: bool) -> Any:
         lost = UnknownOutcome if creates else Unavailable  # what "sent, but no answer" means for this call
+        if not self._key:
+            # Changing a provider's URL clears its key: nothing goes out until the key is entered again.
+            raise Unavailable("no API key: enter the provider's key again")
         try:
             if self._format == "json":
                 response = self._session.post(self._url, json=payload, timeout=self._timeout)
@@ -187,6 +205,9 @@ class ProviderClient:
         except requests.Timeout:
             raise lost("timed out waiting for the answer") from None
         except requests.ConnectionError as exc:
+            refused = _address_refused(exc)
+            if refused is not None:
+                raise Unavailable(f"address refused: {refused.refusal} (PROVIDER_URLS_ALLOW_PRIVATE is off)") from None
             if _never_sent(exc):
                 raise Unavailable("connection refused or unreachable") from None
             raise lost("connection lost after the request was sent") from None

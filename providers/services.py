@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from providers.bulk import bulk_update_rows
 from providers.client import Balance, Rejected, Unavailable
+from providers.client_addresses import url_refusal
 from providers.health import provider_balance_fetch
 from providers.models import Category, ExchangeRate, Provider, Service, ServiceChange
 from providers.pricing import PricingError, markup_for, sale_rate
@@ -21,8 +22,9 @@ from providers.sync import SyncError, SyncResult, services_sync, services_sync_a
 
 __all__ = [
     "ProviderError", "PricingError", "SyncError", "SyncResult", "category_save", "exchange_rate_set",
-    "markup_clean", "provider_check", "provider_create", "provider_save", "service_move_to_category",
-    "service_reprice", "service_set_active", "service_set_markup", "services_sync", "services_sync_all",
+    "markup_clean", "provider_check", "provider_create", "provider_save", "provider_url_clean",
+    "service_move_to_category", "service_reprice", "service_set_active", "service_set_markup", "services_sync",
+    "services_sync_all",
 ]
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -55,12 +57,17 @@ def _currency_clean(currency: str) -> str:
     return code
 
 
-def _url_clean(url: str) -> str:
+def provider_url_clean(url: str) -> str:
+    """A provider's API URL: http(s), and a public address unless PROVIDER_URLS_ALLOW_PRIVATE is on (the
+    key is sent there). Raises ProviderError. Every connection is checked again by the client."""
     url = (url or "").strip()
     try:
         URLValidator(schemes=["http", "https"])(url)
     except ValidationError:
         raise ProviderError(f"Not an http(s) URL: {url!r}") from None
+    refusal = url_refusal(url)
+    if refusal:
+        raise ProviderError(f"Provider URL refused: {refusal}")
     return url
 
 
@@ -83,7 +90,7 @@ def provider_create(
         raise ProviderError("A provider needs an API key")
     provider = Provider(
         name=name,
-        api_url=_url_clean(api_url),
+        api_url=provider_url_clean(api_url),
         api_key=api_key,
         currency=_currency_clean(currency),
         markup_percent=markup_clean(markup_percent),
@@ -193,9 +200,21 @@ def category_save(*, category: Category) -> int:
 def provider_save(*, provider: Provider) -> int:
     """Save a provider's settings and reprice its services. Returns how many prices changed.
 
+    A new or changed URL is checked as `provider_url_clean` does (ProviderError, nothing stored). A changed
+    URL clears the stored key unless a new one comes with it: an old key is never sent to a new address.
     A missing exchange rate does not block saving: the prices stay as they are until one is added.
     """
+    before = _provider_url_and_key(provider.pk)
+    checked = None
+    if before is None or provider.api_url != before[0]:
+        checked = provider.api_url = provider_url_clean(provider.api_url)  # resolves names: not under a lock
     with transaction.atomic():
+        current = _provider_url_and_key(provider.pk, lock=True)
+        if current is not None and provider.api_url != current[0]:
+            if provider.api_url != checked:  # the stored URL changed meanwhile
+                provider.api_url = provider_url_clean(provider.api_url)
+            if provider.api_key in (current[1], before[1] if before else None):
+                provider.api_key = ""
         provider.save()
         ids = list(provider.services.values_list("pk", flat=True))
         try:
@@ -203,3 +222,10 @@ def provider_save(*, provider: Provider) -> int:
                 return service_reprice(service_ids=ids)
         except PricingError:
             return 0
+
+
+def _provider_url_and_key(provider_id: int | None, *, lock: bool = False) -> tuple[str, str] | None:
+    if provider_id is None:
+        return None
+    rows = Provider.objects.filter(pk=provider_id)
+    return (rows.select_for_update() if lock else rows).values_list("api_url", "api_key").first()

@@ -14,13 +14,14 @@ from accounts.services import InsufficientFunds
 from orders.lifecycle import units_ordered
 from orders.models import CancelRequest, Order, Refill, Source, Status
 from orders.services import cancels_request, order_create, refills_request, service_for_order
-from orders.validation import OrderInputError
+from orders.validation import OrderInputError, whole_number
 from panel.api.parsing import IncorrectRequest, parse_id, parse_id_list, plain_decimal
 from providers.pricing import discounted_rate
 from providers.selectors import services_orderable
 
 INCORRECT_REQUEST = "Incorrect request"
 INCORRECT_ORDER_ID = "Incorrect order ID"
+INCORRECT_SERVICE_ID = "Incorrect service ID"
 REFILL_NOT_FOUND = "Refill not found"
 CANCEL_NOT_FOUND = "Cancel not found"
 NOT_ENOUGH_FUNDS = "Not enough funds on balance"
@@ -69,8 +70,12 @@ def action_services(customer: Customer, params: dict[str, str]) -> Answer:
 
 
 def action_add(customer: Customer, params: dict[str, str]) -> Answer:
+    # ASCII digits only, as for order ids: int() alone would also place an order for "６１" or "6_1".
+    service_id = whole_number(params.get("service", ""))
+    if service_id is None:
+        return _error(INCORRECT_SERVICE_ID)
     try:
-        service = service_for_order(params.get("service", ""))
+        service = service_for_order(service_id)
         order = order_create(customer=customer, service=service, data=params, source=Source.API)
     except OrderInputError as exc:
         return _error(exc.message)
@@ -114,7 +119,8 @@ def _status_of(row: dict, currency: str) -> dict:
     if row["runs"] and row["runs_done"] is not None:
         answer["runs"] = str(row["runs_done"])
         if row["child_orders"]:
-            answer["orders"] = [int(c) if c.isdigit() else c for c in row["child_orders"].split(",")]
+            answer["orders"] = [int(c) if c.isascii() and c.isdigit() else c
+                                for c in row["child_orders"].split(",")]
     return answer
 
 

@@ -2,6 +2,7 @@
 
 A plain Django view rather than DRF: the answers are fixed JSON shapes, and the view sits on the
 hot path that resellers poll, so it does no more than parse, authenticate, limit and dispatch.
+Whatever arrives, the answer is JSON: `{"error": ...}` for anything that is not a valid call.
 """
 
 from __future__ import annotations
@@ -9,19 +10,30 @@ from __future__ import annotations
 import logging
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.selectors import customer_by_api_key
+from panel.addresses import client_address
 from panel.api.actions import ACTIONS, INCORRECT_REQUEST
-from panel.api.parsing import IncorrectRequest, request_params
-from panel.api.ratelimit import rate_limit_hit
+from panel.api.parsing import IncorrectRequest, RequestTooLarge, request_params
+from panel.api.ratelimit import (
+    KeyLookup,
+    Verdict,
+    key_digest,
+    key_lookup_begin,
+    key_lookup_end,
+    rate_limit_hit,
+)
 
 logger = logging.getLogger(__name__)
 
 INVALID_API_KEY = "Invalid API key"
 TOO_MANY_REQUESTS = "Too many requests"
+REQUEST_TOO_LARGE = "Request too large"
 INTERNAL_ERROR = "Internal error; try again later"
+MAX_KEY_LENGTH = 200
 
 
 def json_response(answer: object, *, status: int = 200) -> HttpResponse:
@@ -29,23 +41,61 @@ def json_response(answer: object, *, status: int = 200) -> HttpResponse:
     return HttpResponse(orjson.dumps(answer), content_type="application/json", status=status)
 
 
+def _too_many(verdict: Verdict | KeyLookup) -> HttpResponse:
+    response = json_response({"error": TOO_MANY_REQUESTS}, status=429)
+    response["Retry-After"] = str(verdict.retry_after)
+    return response
+
+
+def _plausible_key(key: str) -> bool:
+    """Printable ASCII of a sane length: anything else (a NUL, a surrogate...) cannot be a key, and is
+    not sent to the database, which would refuse some of it with an error of its own."""
+    return len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable() and " " not in key
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 @csrf_exempt
 def api_v2(request: HttpRequest) -> HttpResponse:
-    """Every answer is JSON with HTTP 200, errors included, except rate limiting (429)."""
+    """Every answer is JSON with HTTP 200, errors included, except rate limiting (429), a body too
+    large to read (413) and a fault of ours (500)."""
+    try:
+        return _dispatch(request)
+    except Exception:
+        logger.exception("API request failed")
+        return json_response({"error": INTERNAL_ERROR}, status=500)
+
+
+def _dispatch(request: HttpRequest) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and _declared_length(request) > limit:
+        # Refused unread: neither parsed nor kept, whatever it holds and whoever sends it.
+        return json_response({"error": REQUEST_TOO_LARGE}, status=413)
     try:
         params = request_params(request)
+    except RequestTooLarge:
+        return json_response({"error": REQUEST_TOO_LARGE}, status=413)
     except IncorrectRequest:
         return json_response({"error": INCORRECT_REQUEST})
     key = params.get("key", "").strip()
-    if not key:
+    if not key or not _plausible_key(key):
         return json_response({"error": INVALID_API_KEY})
     # Counted before the key is looked up, so a flood from one key never reaches the database.
-    verdict = rate_limit_hit(key=key)
+    digest = key_digest(key)
+    verdict = rate_limit_hit(digest=digest)
     if not verdict.allowed:
-        response = json_response({"error": TOO_MANY_REQUESTS}, status=429)
-        response["Retry-After"] = str(verdict.retry_after)
-        return response
+        return _too_many(verdict)
+    # A new key for every guess escapes the per-key limit, not this one: failed lookups per address.
+    lookup = key_lookup_begin(digest=digest, address=client_address(request))
+    if not lookup.allowed:
+        return _too_many(lookup)
     customer = customer_by_api_key(key)
+    key_lookup_end(lookup, found=customer is not None)
     if customer is None:
         return json_response({"error": INVALID_API_KEY})
     handler = ACTIONS.get(params.get("action", "").strip().lower())

@@ -6,12 +6,13 @@ import zoneinfo
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from panel.web import throttle
+from panel.web import throttle, two_factor
 from providers.models import Service
 from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS
 
@@ -25,33 +26,109 @@ PAYMENT_METHODS = [
 MAX_DEPOSIT = Decimal("1000000")
 
 
-class LoginForm(AuthenticationForm):
-    """Django's login form, refusing a (username, IP) pair with too many recent failures."""
+LOCKED_MESSAGE = _("Too many failed sign-in attempts. Try again in %(minutes)s minutes.")
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked": _("Too many failed sign-in attempts. Try again in %(minutes)s minutes."),
-    }
+
+def _locked_error() -> ValidationError:
+    return ValidationError(LOCKED_MESSAGE, code="locked", params={"minutes": throttle.lockout_minutes()})
+
+
+class ThrottledLoginMixin:
+    """Counts each password check in panel.web.throttle before it is made, and refuses it when locked.
+
+    The place is taken first, so concurrent guesses cannot all pass a check that none has counted yet.
+    """
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        ip = throttle.client_ip(self.request) if self.request else ""
-        if username and throttle.login_locked(username=username, ip=ip):
-            raise ValidationError(
-                self.error_messages["locked"], code="locked",
-                params={"minutes": throttle.lockout_minutes()},
-            )
+        password = self.cleaned_data.get("password")
+        if not (username and password):
+            return super().clean()
+        attempt = throttle.login_attempt(request=self.request, username=username,
+                                         second_factor=two_factor.username_has_two_factor(username))
+        if not attempt.allowed:
+            raise _locked_error()
         try:
             cleaned = super().clean()
         except ValidationError:
-            if username:
-                throttle.login_failed(username=username, ip=ip)
+            attempt.failed()
             raise
-        throttle.login_succeeded(username=username, ip=ip)
+        attempt.succeeded()
         return cleaned
 
 
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
+    """Django's login form, throttled."""
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's login form (staff only), throttled on the same counters as the customers' one."""
+
+
+class SecondFactorForm(forms.Form):
+    """A code from the authenticator app or a backup code, checked for `user` through the same counters."""
+
+    code = forms.CharField(
+        label=_("Code"), max_length=32, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+        help_text=_("The 6-digit code from your authenticator app, or one of your backup codes."),
+    )
+    error_messages = {"invalid_code": _("That code is not right. Check the time on your phone and try again.")}
+
+    def __init__(self, *args, request, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user = user
+        self.device = None
+
+    def clean(self):
+        cleaned = super().clean()
+        code = cleaned.get("code")
+        if not code:
+            return cleaned
+        attempt = throttle.otp_attempt(request=self.request, user=self.user)
+        if not attempt.allowed:
+            raise _locked_error()
+        self.device = two_factor.code_verify(user=self.user, code=code)
+        if self.device is None:
+            attempt.failed()
+            raise ValidationError(self.error_messages["invalid_code"], code="invalid_code")
+        attempt.succeeded()
+        return cleaned
+
+
+class TwoFactorSetupForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the app"), max_length=16, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class TwoFactorDisableForm(SecondFactorForm):
+    """Turning two-factor sign-in off: the password and a code, each through its counters."""
+
+    password = forms.CharField(label=_("Password"), strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    field_order = ["password", "code"]
+
+    def clean(self):
+        password = self.cleaned_data.get("password")
+        if password:
+            username = self.user.get_username()
+            attempt = throttle.login_attempt(request=self.request, username=username, second_factor=True)
+            if not attempt.allowed:
+                raise _locked_error()
+            if not self.user.check_password(password):
+                attempt.failed()
+                raise ValidationError(_("Your password was entered incorrectly."), code="password_incorrect")
+            attempt.succeeded()
+        return super().clean()
+
+
 class SignupForm(forms.Form):
+    """Shape and password rules only. Whether the username is free is asked last, by the view, once the
+    attempt has been counted against the address (see panel.web.views.auth.signup)."""
+
     username = forms.RegexField(
         label=_("Username"), max_length=40, regex=r"^[\w.@+-]+\Z",
         help_text=_("Letters, digits and @ . + - _ only."),
@@ -60,12 +137,6 @@ class SignupForm(forms.Form):
     email = forms.EmailField(label=_("Email"))
     password1 = forms.CharField(label=_("Password"), strip=False, widget=forms.PasswordInput)
     password2 = forms.CharField(label=_("Password again"), strip=False, widget=forms.PasswordInput)
-
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        if get_user_model().objects.filter(username__iexact=username).exists():
-            raise ValidationError(_("This username is taken."))
-        return username
 
     def clean(self):
         cleaned = super().clean()

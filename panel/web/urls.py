@@ -1,11 +1,16 @@
 from django.urls import path
 
-from panel.web.views import account, auth, orders, payments
+from panel.web.views import account, auth, orders, payments, security
 
 urlpatterns = [
     path("", account.dashboard, name="dashboard"),
     path("signup/", auth.signup, name="signup"),
     path("login/", auth.LoginView.as_view(), name="login"),
+    path("login/verify/", auth.login_verify, name="login_verify"),
+    path("account/security/", security.security, name="security"),
+    path("account/security/setup/", security.security_setup, name="security_setup"),
+    path("account/security/backup-codes/", security.security_backup_codes, name="security_backup_codes"),
+    path("account/security/disable/", security.security_disable, name="security_disable"),
     path("logout/", auth.logout, name="logout"),
     path("password-reset/", auth.password_reset, name="password_reset"),
     path("password-reset/sent/", auth.password_reset_done, name="password_reset_done"),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from urllib.parse import urlencode
 
+import jsonschema_rs
 import pytest
 
 ENCODINGS = ("form", "json", "get")
+# Lines the schemathesis fuzz reports (examples run, wall time), printed at the end of the run.
+FUZZ_SUMMARY = pytest.StashKey[list[str]]()
 
 
 def api_call(client, encoding: str, params: dict, path: str = "/api/v2"):
@@ -23,6 +27,29 @@ def answer_of(response, status: int = 200):
     assert response.status_code == status, response.content[:300]
     assert response["Content-Type"] == "application/json"
     return json.loads(response.content)
+
+
+@functools.cache
+def documented(component: str) -> jsonschema_rs.Validator:
+    """A validator for one component of the API's OpenAPI description (e.g. "StatusAnswer")."""
+    from panel.api.openapi import openapi_document
+
+    components = openapi_document()["components"]
+    return jsonschema_rs.Draft202012Validator({"$ref": f"#/components/schemas/{component}", "components": components})
+
+
+@pytest.fixture
+def fuzz_summary(request) -> list[str]:
+    """Lines to print in the terminal summary, where CI's log shows them without `-s`."""
+    return request.config.stash.setdefault(FUZZ_SUMMARY, [])
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    lines = terminalreporter.config.stash.get(FUZZ_SUMMARY, [])
+    if lines:
+        terminalreporter.section("api fuzz")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(params=ENCODINGS)

@@ -64,7 +64,7 @@ def test_signup_creates_customer_with_key_and_signs_in(client):
 @pytest.mark.parametrize("data, field, message", [
     ({"password2": "other-password-1"}, "password2", "The two passwords differ."),
     ({"password1": "123", "password2": "123"}, "password1", "too short"),
-    ({"username": "taken"}, "username", "This username is taken."),
+    ({"username": "taken"}, "username", "This username is not available"),
     ({"email": "not-an-email"}, "email", "valid email"),
     ({"username": "bad name!"}, "username", "Use only letters"),
 ])

@@ -14,6 +14,7 @@ from accounts.models import Deposit, LedgerEntry
 from accounts.services import api_key_generate
 from orders import selectors
 from orders.models import Status
+from orders.validation import whole_number
 from panel.web.forms import ApiKeyConfirmForm, TimezoneForm
 from panel.web.views.common import customer_required, paginate, query_without_page
 from providers.pricing import customer_rate
@@ -47,10 +48,14 @@ def service_list(request):
         .select_related("category")
         .order_by("category__sort_order", "category__name", "name", "id")
     )
-    if search:
+    if "\x00" in search:
+        # No name holds a NUL (PostgreSQL refuses one in a query at all): nothing matches.
+        services = services.none()
+    elif search:
         query = Q(name__icontains=search) | Q(category__name__icontains=search) | Q(type__icontains=search)
-        if search.isdigit():
-            query |= Q(pk=int(search))
+        service_id = whole_number(search)  # not isdigit(): "²" passes it and fails int()
+        if service_id is not None:
+            query |= Q(pk=service_id)
         services = services.filter(query)
     groups: dict = {}
     for service in services:

@@ -19,6 +19,7 @@ from accounts.gateways import GatewayError
 from accounts.models import BonusTier, Deposit, Gateway, PaymentRequest
 from accounts.services import MoneyError, payment_request_create
 from panel.templatetags.web_format import money
+from panel.web import throttle
 from panel.web.forms import PAYMENT_METHODS, DepositForm, PaymentRequestForm
 from panel.web.views.common import customer_required
 
@@ -48,6 +49,29 @@ def _start_deposit(request, form: DepositForm):
     return None
 
 
+def _payment_allowed(request, form) -> bool:
+    """Count one payment request or deposit of the customer; a form error once the hour's limit is reached."""
+    if throttle.rate_hit(scope="payment", subject=request.customer.pk, limit=settings.PAYMENT_REQUESTS_PER_HOUR):
+        return True
+    form.add_error(None, _("You have started too many payments in the last hour. Please try again later."))
+    return False
+
+
+def _request_payment(request, form: PaymentRequestForm):
+    """File a manual payment request; a form error when the amount is refused."""
+    try:
+        payment = payment_request_create(
+            customer_id=request.customer.pk, amount=form.cleaned_data["amount"],
+            method=form.cleaned_data["method"], reference=form.cleaned_data["reference"],
+        )
+    except MoneyError as error:
+        form.add_error("amount", str(error))
+        return None
+    messages.success(request, _("Payment request #%(id)s sent. Your balance is credited once it is "
+                                "approved.") % {"id": payment.pk})
+    return redirect("funds")
+
+
 @never_cache
 @customer_required
 def funds(request):
@@ -55,22 +79,17 @@ def funds(request):
     gateways = _enabled_gateways()
     deposit_form = DepositForm(request.POST if "gateway" in request.POST else None, gateways=gateways)
     manual_form = PaymentRequestForm(request.POST if "method" in request.POST else None)
+    status = 200
     if request.method == "POST" and deposit_form.is_bound and deposit_form.is_valid():
-        response = _start_deposit(request, deposit_form)
-        if response is not None:
+        if not _payment_allowed(request, deposit_form):
+            status = 429
+        elif (response := _start_deposit(request, deposit_form)) is not None:
             return response
     elif request.method == "POST" and manual_form.is_bound and manual_form.is_valid():
-        try:
-            payment = payment_request_create(
-                customer_id=customer.pk, amount=manual_form.cleaned_data["amount"],
-                method=manual_form.cleaned_data["method"], reference=manual_form.cleaned_data["reference"],
-            )
-        except MoneyError as error:
-            manual_form.add_error("amount", str(error))
-        else:
-            messages.success(request, _("Payment request #%(id)s sent. Your balance is credited once it is "
-                                        "approved.") % {"id": payment.pk})
-            return redirect("funds")
+        if not _payment_allowed(request, manual_form):
+            status = 429
+        elif (response := _request_payment(request, manual_form)) is not None:
+            return response
     requests = PaymentRequest.objects.filter(customer=customer).order_by("-id")[:RECENT]
     methods = dict(PAYMENT_METHODS)
     for payment in requests:
@@ -80,7 +99,7 @@ def funds(request):
         "requests": requests, "bonus_tiers": list(BonusTier.objects.all()),
         "deposits": Deposit.objects.filter(customer=customer).select_related("gateway")[:RECENT],
         "fee_added": settings.PAYMENT_FEE_MODE == "add",
-    })
+    }, status=status)
 
 
 @require_GET

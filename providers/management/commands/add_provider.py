@@ -8,7 +8,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("url", help="The upstream's API v2 endpoint, e.g. https://panel.example/api/v2")
+        parser.add_argument("url", help="The upstream's API v2 endpoint, e.g. https://panel.example/api/v2; a public "
+                                        "address unless PROVIDER_URLS_ALLOW_PRIVATE is on")
         parser.add_argument("key", help="Our API key at the upstream")
         parser.add_argument("--currency", default="USD", help="Currency the upstream prices in (default USD)")
         parser.add_argument("--markup", default=None, help="Markup percent for this provider's services")

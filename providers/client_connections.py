@@ -1,0 +1,87 @@
+"""The connections providers/client.py opens: to public addresses only (unless PROVIDER_URLS_ALLOW_PRIVATE).
+
+Mounted on the client's session; nothing else opens connections upstream.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family, create_connection
+
+from providers.client_addresses import address_refusal, private_addresses_allowed
+
+
+class AddressRefused(NewConnectionError):
+    """The upstream's address is not public and PROVIDER_URLS_ALLOW_PRIVATE is off; nothing was sent."""
+
+    def __init__(self, conn, refusal: str) -> None:
+        super().__init__(conn, refusal)
+        self.refusal = refusal
+
+
+class _PublicAddressesOnly:
+    """`_new_conn` for urllib3's connections (mixed in before them): check where the socket goes.
+
+    The host is resolved once and every address it gives must be public; the socket then connects to
+    those checked addresses, never to a second resolution (which a rebinding DNS server could answer
+    differently), and the address it is connected to is checked again before anything is written."""
+
+    def _new_conn(self) -> socket.socket:
+        if private_addresses_allowed():
+            return super()._new_conn()
+        try:
+            resolved = socket.getaddrinfo(self._dns_host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except UnicodeError:
+            raise NewConnectionError(self, f"invalid host name {self.host!r}") from None
+        addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in resolved))
+        for address in addresses:
+            refusal = address_refusal(address, host=self.host)
+            if refusal:
+                raise AddressRefused(self, refusal)
+        error: OSError = OSError(f"{self.host} resolves to no address")
+        for address in addresses:
+            try:
+                # An IP literal: create_connection looks nothing up again.
+                sock = create_connection((address, self.port), self.timeout, source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except OSError as exc:
+                error = exc
+                continue
+            refusal = address_refusal(str(sock.getpeername()[0]))
+            if refusal:
+                sock.close()
+                raise AddressRefused(self, refusal)
+            return sock
+        if isinstance(error, socket.timeout):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from error
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
+
+
+class _CheckedHTTPConnection(_PublicAddressesOnly, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PublicAddressesOnly, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class CheckedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPConnectionPool,
+                                                   "https": _CheckedHTTPSConnectionPool}
