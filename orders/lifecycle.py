@@ -53,6 +53,11 @@ class TransitionRefused(Exception):
     """A stage change the table does not allow: a bug in the caller, never a lost race."""
 
 
+def at_stage(*stages: str) -> Q:
+    """The orders at one of `stages`, for the queries that pick orders to work on or to count."""
+    return Q(stage__in=stages)
+
+
 def require_allowed(source: str, target: str) -> None:
     if (source, target) not in TRANSITIONS:
         raise TransitionRefused(f"An order cannot go from {source} to {target}")

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.money import ZERO, quantize
+from orders import lifecycle
 from orders.models import Order, Stage
 from providers import health
 from providers.models import Provider
@@ -51,7 +52,7 @@ def orders_by_stage() -> list[dict]:
 def money_per_day(*, days: int = 30) -> list[dict]:
     """Per day (of order creation): orders, revenue (charge − refunded), upstream cost, profit (panel currency)."""
     since = timezone.now() - dt.timedelta(days=days)
-    rows = (Order.objects.filter(created_at__gte=since).exclude(stage=Stage.FAILED)
+    rows = (Order.objects.filter(created_at__gte=since).exclude(lifecycle.at_stage(Stage.FAILED))
             .annotate(day=TruncDate("created_at")).values("day", "provider__currency")
             .annotate(orders=Count("id"), charge=Sum("charge"), refunded=Sum("refunded"),
                       cost=Sum("upstream_charge")))
@@ -78,7 +79,7 @@ def money_per_day(*, days: int = 30) -> list[dict]:
 
 def provider_health() -> list[dict]:
     now = timezone.now()
-    active = dict(Order.objects.filter(stage=Stage.SENT).values("provider").annotate(n=Count("id"))
+    active = dict(Order.objects.filter(lifecycle.at_stage(Stage.SENT)).values("provider").annotate(n=Count("id"))
                   .values_list("provider", "n"))
     attention = dict(Order.objects.exclude(attention="").values("provider").annotate(n=Count("id"))
                      .values_list("provider", "n"))

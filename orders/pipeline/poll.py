@@ -50,7 +50,7 @@ class PollSummary:
 
 def _claim_batch(*, provider_id: int, started: datetime, now: datetime, size: int) -> list[tuple[int, str]]:
     with transaction.atomic():
-        qs = (Order.objects.filter(provider_id=provider_id, stage=Stage.SENT)
+        qs = (Order.objects.filter(lifecycle.at_stage(Stage.SENT), provider_id=provider_id)
               .filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=started))
               .order_by(F("last_checked_at").asc(nulls_first=True), "id"))
         if settings.USES_POSTGRES:
@@ -80,7 +80,7 @@ def orders_apply_statuses(*, results: Mapping[int, OrderStatus | ItemError], now
         return applied
     incorrect_id_polls = settings.PIPELINE_INCORRECT_ID_POLLS
     with transaction.atomic():
-        orders = list(Order.objects.select_for_update().filter(pk__in=list(results), stage=Stage.SENT)
+        orders = list(Order.objects.select_for_update().filter(lifecycle.at_stage(Stage.SENT), pk__in=list(results))
                       .only("id", "sub_max", "sub_posts", "posts_charged",
                             *[f for f in _APPLIED_FIELDS if f != "updated_at"]))
         changed: list[Order] = []

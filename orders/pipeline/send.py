@@ -118,7 +118,8 @@ def orders_due_for_sending(
 ) -> list[int]:
     """Paid orders due now at ready providers, oldest first. `grace_seconds` skips orders created just now."""
     now = now or timezone.now()
-    qs = Order.objects.filter(lifecycle.due(now), stage=Stage.PAID, provider__in=health.providers_ready(now=now))
+    qs = Order.objects.filter(lifecycle.due(now), lifecycle.at_stage(Stage.PAID),
+                             provider__in=health.providers_ready(now=now))
     if grace_seconds:
         qs = qs.filter(created_at__lte=now - timedelta(seconds=grace_seconds))
     ids = qs.order_by("id").values_list("id", flat=True)
