@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
 
 from accounts import services
-from accounts.models import Customer, LedgerEntry, PaymentRequest
+from accounts.models import Customer, LedgerEntry
 from accounts.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 from audit.admin import audit_history, reason_page
 
@@ -16,30 +15,6 @@ class AdjustBalanceForm(forms.Form):
                              help_text="Why: kept on the ledger row and in the audit log with your name.")
 
 
-class LedgerInline(admin.TabularInline):
-    model = LedgerEntry
-    fk_name = "customer"
-    fields = ("created_at", "kind", "cause", "amount", "balance_after", "order", "note", "created_by")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    ordering = ("-id",)
-    show_change_link = True
-    max_num = 0
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("order", "created_by")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ("id", "username", "balance", "discount_percent", "api_key_prefix", "is_active", "created_at")
@@ -50,7 +25,8 @@ class CustomerAdmin(admin.ModelAdmin):
                        "audit_log")
     fields = ("user", "balance", "discount_percent", "is_active", "timezone", "api_key_prefix",
               "api_key_created_at", "created_at", "audit_log")
-    inlines = [LedgerInline]
+    # Latest orders, payments, tickets and ledger rows, with links to the full lists (accounts.admin_customer).
+    change_form_template = "admin/accounts/customer/change_form.html"
     list_select_related = ("user",)
     actions = ["adjust_balance"]
 
@@ -111,40 +87,5 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(PaymentRequest)
-class PaymentRequestAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "customer", "amount", "method", "reference", "status_badge", "decided_at")
-    list_filter = ("status", "method")
-    search_fields = ("customer__user__username", "reference")
-    list_select_related = ("customer__user",)
-    readonly_fields = ("customer", "amount", "method", "reference", "status", "ledger_entry", "created_at",
-                       "decided_at", "decided_by")
-    actions = ["approve", "reject"]
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        colour = {"pending": "#b58900", "approved": "#2e7d32", "rejected": "#c62828"}[obj.status]
-        return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description="Approve: credit the balance")
-    def approve(self, request, queryset):
-        done = sum(
-            services.payment_request_approve(payment_request_id=pk, decided_by=request.user)
-            for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(request, f"{done} payment request(s) approved and credited.", messages.SUCCESS)
-
-    @admin.action(description="Reject")
-    def reject(self, request, queryset):
-        done = sum(
-            services.payment_request_reject(payment_request_id=pk, decided_by=request.user)
-            for pk in queryset.values_list("pk", flat=True)
-        )
-        self.message_user(request, f"{done} payment request(s) rejected.", messages.WARNING)
-
-
-# Gateways, deposits and bonus tiers: their own module, registered with the admin from here.
-from accounts import admin_payments  # noqa: E402,F401
+# Gateways, deposits and bonus tiers; payment requests: their own modules, registered with the admin from here.
+from accounts import admin_payment_requests, admin_payments  # noqa: E402,F401

@@ -25,6 +25,7 @@ from accounts.gateways import GatewayError, Outcome, PaymentState, WebhookRefuse
 from accounts.models import BonusTier, Customer, Deposit, Gateway, LedgerEntry
 from accounts.money import ZERO, quantize
 from audit.services import audit_record
+from notify import events as notify_events
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,8 @@ def _credit(deposit: Deposit, customer: Customer, *, amount: Decimal, now: datet
         money.balance_credit_deposit(customer=customer, deposit_id=deposit.pk, amount=deposit.bonus,
                                      cause=LedgerEntry.Cause.BONUS, note=f"Bonus on deposit #{deposit.pk}")
     deposit.status, deposit.ledger_entry, deposit.paid_at = Deposit.Status.PAID, entry, now
+    # In the credit's transaction: the mail is queued with it and sent only once it commits.
+    notify_events.deposit_credited(deposit=deposit, customer=customer, amount=amount + deposit.bonus)
 
 
 def _credit_for(deposit: Deposit, received: Decimal) -> Decimal:

@@ -58,6 +58,8 @@ class LedgerEntry(models.Model):
         CANCELED = "canceled", "Canceled"
         FAILED_SEND = "failed_send", "Failed send"
         SUBSCRIPTION_END = "subscription_end", "Subscription ended"
+        # An order whose `add` outcome stayed unknown, refunded by its provider's policy (the panel takes the risk).
+        UNKNOWN_OUTCOME = "unknown_outcome", "Not confirmed by the provider"
         # Deposits and adjustments.
         MANUAL = "manual", "Manual"
         PAYMENT = "payment", "Payment request"
@@ -156,7 +158,7 @@ class PaymentRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Payment #{self.pk} {self.amount} ({self.status})"
+        return f"Payment request #{self.pk}"
 
 
 class Gateway(models.Model):

@@ -5,20 +5,39 @@ from __future__ import annotations
 from django.db.models import Count, DecimalField, F, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from accounts import keycache
 from accounts.models import Customer, LedgerEntry
 from accounts.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
-from accounts.services import API_KEY_PREFIX_LENGTH, api_key_matches
+from accounts.services import API_KEY_PREFIX_LENGTH, api_key_digest, api_key_matches
 
 _MONEY = DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
 
 
+def _plausible_key(raw_key: str) -> bool:
+    return bool(raw_key) and API_KEY_PREFIX_LENGTH <= len(raw_key) <= 200
+
+
+def customer_by_cached_api_key(raw_key: str) -> Customer | None:
+    """The customer of a key found lately (accounts.keycache), without the database; None otherwise."""
+    return keycache.cached_customer(api_key_digest(raw_key)) if _plausible_key(raw_key) else None
+
+
 def customer_by_api_key(raw_key: str) -> Customer | None:
-    """The active customer whose key this is, or None. Compared by digest in constant time."""
-    if not raw_key or len(raw_key) < API_KEY_PREFIX_LENGTH or len(raw_key) > 200:
+    """The active customer whose key this is, or None. Compared by digest in constant time.
+
+    Served from accounts.keycache when the key was looked up lately; there the customer's balance is
+    deferred (read fresh when used)."""
+    if not _plausible_key(raw_key):
         return None
+    cached = keycache.cached_customer(api_key_digest(raw_key))
+    if cached is not None:
+        return cached
     for customer in Customer.objects.filter(api_key_prefix=raw_key[:API_KEY_PREFIX_LENGTH]).select_related("user"):
         if api_key_matches(customer=customer, raw_key=raw_key):
-            return customer if customer.is_active and customer.user.is_active else None
+            if customer.is_active and customer.user.is_active:
+                keycache.remember(customer)
+                return customer
+            return None
     return None
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import keycache
 from accounts.models import Customer, LedgerEntry, PaymentRequest
 from accounts.money import ZERO, quantize
 from audit.services import audit_record
@@ -101,10 +104,12 @@ def api_key_matches(*, customer: Customer, raw_key: str) -> bool:
 def api_key_generate(*, customer: Customer) -> str:
     """Give the customer a new API key; the old one stops working at once. Returns the raw key (shown once)."""
     raw_key = secrets.token_hex(16)  # hex: URL-safe, survives being put unencoded in a query string
+    old_digest = customer.api_key_digest
     customer.api_key_prefix = raw_key[:API_KEY_PREFIX_LENGTH]
     customer.api_key_digest = api_key_digest(raw_key)
     customer.api_key_created_at = timezone.now()
     customer.save(update_fields=["api_key_prefix", "api_key_digest", "api_key_created_at"])
+    keycache.forget(old_digest)  # the old key's cached answer goes with it
     return raw_key
 
 
@@ -216,6 +221,56 @@ def balance_refund(
         return None
 
 
+@dataclass(frozen=True)
+class RefundLine:
+    """One refund of an order's charge, for `balances_refund_bulk`."""
+
+    customer_id: int
+    order_id: int
+    amount: Decimal
+    cause: str
+    note: str = ""
+
+
+def lock_customers(customer_ids: Iterable[int]) -> dict[int, Customer]:
+    """Many customers' rows, locked in id order until the caller's transaction ends (a fixed order, so two
+    bulk writers never deadlock; customers before orders, as everywhere). Call inside `transaction.atomic`.
+
+    FOR NO KEY UPDATE: it excludes every other balance writer, but not the key-share locks PostgreSQL
+    takes when a row that refers to a customer is written (a mail, a ledger row of another batch). Those
+    are taken in whatever order the rows come, and against FOR UPDATE they made deadlocks."""
+    ids = sorted(set(customer_ids))
+    locked = (Customer.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+              .only("id", "balance"))
+    return {c.pk: c for c in locked}
+
+
+def balances_refund_bulk(*, customers: Mapping[int, Customer], refunds: Sequence[RefundLine]) -> list[LedgerEntry]:
+    """Give back many order refunds to customers locked by `lock_customers`: one ledger row each, all in one
+    insert, and each customer's new balance written once, in the caller's transaction.
+
+    The caller has checked, under the orders' locks, that no (order, cause) among them was refunded before;
+    the ledger's unique rule still refuses a second one (the whole batch then fails and nothing moves).
+    """
+    entries: list[LedgerEntry] = []
+    touched: dict[int, Customer] = {}
+    for line in refunds:
+        value = clean_amount(line.amount)
+        if value <= ZERO:
+            raise MoneyError("A refund must be positive")
+        customer = customers[line.customer_id]
+        customer.balance += value
+        touched[customer.pk] = customer
+        entries.append(LedgerEntry(customer_id=customer.pk, amount=value, kind=LedgerEntry.Kind.REFUND,
+                                   cause=line.cause, order_id=line.order_id, balance_after=customer.balance,
+                                   note=line.note[:500]))
+    if entries:
+        LedgerEntry.objects.bulk_create(entries)
+        # Django's CASE-per-row update: fine for the few customers of one batch.
+        Customer.objects.bulk_update(list(touched.values()), ["balance"])
+    return entries
+
+
 def balance_credit_deposit(
     *, customer: Customer, deposit_id: int, amount: Decimal | str, cause: str, note: str = ""
 ) -> LedgerEntry:
@@ -260,12 +315,23 @@ def payment_request_approve(*, payment_request_id: int, decided_by=None, note: s
         request.decided_by = decided_by
         request.admin_note = note[:500]
         request.save(update_fields=["status", "ledger_entry", "decided_at", "decided_by", "admin_note"])
+        audit_record(action="payment_request.approve", subject_type="payment_request", subject_id=request.pk,
+                     actor=decided_by, customer_id=customer_id, reason=note,
+                     changes={"status": (PaymentRequest.Status.PENDING, PaymentRequest.Status.APPROVED),
+                              "balance": (entry.balance_after - entry.amount, entry.balance_after)})
         return True
 
 
 def payment_request_reject(*, payment_request_id: int, decided_by=None, note: str = "") -> bool:
-    updated = PaymentRequest.objects.filter(pk=payment_request_id, status=PaymentRequest.Status.PENDING).update(
-        status=PaymentRequest.Status.REJECTED, decided_at=timezone.now(), decided_by=decided_by,
-        admin_note=note[:500],
-    )
+    """Refuse a pending request; nothing is credited. Returns False if it was not pending."""
+    with transaction.atomic():
+        updated = PaymentRequest.objects.filter(pk=payment_request_id, status=PaymentRequest.Status.PENDING).update(
+            status=PaymentRequest.Status.REJECTED, decided_at=timezone.now(), decided_by=decided_by,
+            admin_note=note[:500],
+        )
+        if updated:
+            customer_id = PaymentRequest.objects.values_list("customer_id", flat=True).get(pk=payment_request_id)
+            audit_record(action="payment_request.reject", subject_type="payment_request",
+                         subject_id=payment_request_id, actor=decided_by, customer_id=customer_id, reason=note,
+                         changes={"status": (PaymentRequest.Status.PENDING, PaymentRequest.Status.REJECTED)})
     return bool(updated)

@@ -18,6 +18,8 @@ SUBJECT_ADMIN_URLS = {
     "refill": "admin:orders_refill_change",
     "cancel": "admin:orders_cancelrequest_change",
     "deposit": "admin:accounts_deposit_change",
+    "payment_request": "admin:accounts_paymentrequest_change",
+    "service": "admin:providers_service_change",
 }
 # Enough to see what happened lately on one change page; the full list is one link away.
 HISTORY_ROWS = 50

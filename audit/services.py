@@ -27,3 +27,15 @@ def audit_record(*, action: str, subject_type: str, subject_id: int, actor=None,
         changes={field: [_as_text(old), _as_text(new)] for field, (old, new) in (changes or {}).items()},
         reason=(reason or "")[:REASON_MAX_LENGTH],
     )
+
+
+def audit_record_bulk(*, action: str, subject_type: str, rows, actor=None, reason: str = "") -> list[AuditEntry]:
+    """One audit row per subject, in one insert: `rows` are (subject_id, customer_id, changes) for a change
+    made to many subjects at once, by one actor, for one reason. Call inside the change's transaction."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEntry.objects.bulk_create(
+        AuditEntry(action=action, subject_type=subject_type, subject_id=subject_id, actor=actor,
+                   customer_id=customer_id, reason=(reason or "")[:REASON_MAX_LENGTH],
+                   changes={field: [_as_text(old), _as_text(new)] for field, (old, new) in (changes or {}).items()})
+        for subject_id, customer_id, changes in rows)

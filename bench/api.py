@@ -1,13 +1,15 @@
 """Throughput and latency of /api/v2 under gunicorn on PostgreSQL, against a trivial JSON view.
 
-`python -m bench.api` (or `python bench/api.py`). Creates and migrates the database panel_bench_api on
-the PostgreSQL server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432), seeds 2,000
-services and 100 orders, serves the panel with gunicorn on a free loopback port and loads it with
-`wrk` (Debian package `wrk`) at 16 connections: `status` with 100 ids, `add` (spread over 16
-customers), `services`, and the floor view (`PANEL_BENCH_FLOOR=1`, a trivial JSON answer) served by
-the same gunicorn, measured right before each endpoint. Each figure is also given as a ratio to the
-floor's. REDIS_URL, when set, is the cache (the rate limit's counters), as in
-production. Takes about a minute.
+`python -m bench.api` (or `python bench/api.py`). Creates and migrates the database `<name>_api` (the
+database of DATABASE_URL, panel_bench_api without one) on the PostgreSQL server of DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432), seeds 2,000 services and 100 orders, serves the panel with gunicorn
+on a free loopback port and loads it with `wrk` (Debian package `wrk`) at 16 connections: `status` with
+100 ids, `add` (spread over 16 customers), `services`, and two floors (`PANEL_BENCH_FLOOR=1`): the same
+trivial JSON view behind the full middleware stack (`floor`, the yardstick the API's goals were set
+against) and behind the API's fast path (`floor_fast`: the cheapest answer the stack can give at all),
+both served by the same gunicorn and measured right before each endpoint. Each figure is also given as
+a ratio to both floors. REDIS_URL, when set, is the cache (rate limits, API keys, the services
+catalogue), as in production. Takes about a minute and a half.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "panel_bench_api"
 SERVICES = 2_000
 STATUS_IDS = 100
 CONNECTIONS = 16
@@ -37,22 +38,30 @@ WARMUP_SECONDS = 1
 # request runs, and (unlike sync workers) keep connections alive as real clients do.
 GUNICORN_WORKERS = 2
 GUNICORN_THREADS = 8
+# The same trivial view behind the full middleware stack, and behind the API's fast path (panel.api.middleware).
+FLOOR_PATH = "/api/bench-floor"
+FLOOR_FAST_PATH = "/api/bench-floor-fast"
 
 
-def _server_url() -> str:
+def _server_url_and_database() -> tuple[str, str]:
+    """The server of DATABASE_URL, and this benchmark's own database there: one that the benchmark may
+    drop, named after DATABASE_URL's so that two people's runs on one server do not collide."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         url = "postgres://postgres@127.0.0.1:5432/postgres"
     parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    name = re.sub(r"\W", "", parts.path.lstrip("/")) or "panel_bench"
+    if name == "postgres":
+        name = "panel_bench"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "", "", "")), f"{name}_api"
 
 
-def _create_database(server_url: str) -> None:
+def _create_database(server_url: str, database: str) -> None:
     import psycopg
 
     with psycopg.connect(server_url + "/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+        conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {database}")
 
 
 def _free_port() -> int:
@@ -163,13 +172,13 @@ def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30) -> N
 def run() -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("the load generator `wrk` is missing: apt-get install -y wrk")
-    server_url = _server_url()
-    _create_database(server_url)
+    server_url, database = _server_url_and_database()
+    _create_database(server_url, database)
     data_dir = tempfile.mkdtemp(prefix="panel-bench-api-")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "panel.settings",
-        "DATABASE_URL": f"{server_url}/{DATABASE}",
+        "DATABASE_URL": f"{server_url}/{database}",
         "SECRET_KEY": "bench-only",
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -184,8 +193,10 @@ def run() -> dict:
         "API_RATE_LIMIT_BURST": "1000000000",
         "LOG_LEVEL": "WARNING",
     }
-    seeded = subprocess.run([sys.executable, "-m", "bench.api", "--seed"], cwd=ROOT, env=env, check=True,
+    seeded = subprocess.run([sys.executable, "-m", "bench.api", "--seed"], cwd=ROOT, env=env,
                             capture_output=True, text=True)
+    if seeded.returncode:
+        raise RuntimeError(f"seeding failed:\n{seeded.stderr[-2000:]}")
     seed = json.loads(seeded.stdout.strip().splitlines()[-1])
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -196,7 +207,7 @@ def run() -> dict:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        _wait_until_up(base + "/api/bench-floor", server)
+        _wait_until_up(base + FLOOR_PATH, server)
         key = seed["key"]
         bodies = {
             "status_100_ids": [urllib.parse.urlencode(
@@ -213,16 +224,21 @@ def run() -> dict:
         assert len(checks["services_2000"]) == SERVICES, len(checks["services_2000"])
 
         figures: dict[str, dict] = {}
-        _wrk(base + "/api/bench-floor", None, WARMUP_SECONDS)
+        _wrk(base + FLOOR_PATH, None, WARMUP_SECONDS)
+        _wrk(base + FLOOR_FAST_PATH, None, WARMUP_SECONDS)
         for name, body in bodies.items():
-            # The floor is measured right before each endpoint, so a neighbour's load on the machine
+            # The floors are measured right before each endpoint, so a neighbour's load on the machine
             # weighs on both sides of the ratio alike.
-            floor = _wrk(base + "/api/bench-floor", None, DURATION_SECONDS)
+            floor = _wrk(base + FLOOR_PATH, None, DURATION_SECONDS)
+            floor_fast = _wrk(base + FLOOR_FAST_PATH, None, DURATION_SECONDS)
             figures.setdefault("floor", floor)
+            figures.setdefault("floor_fast", floor_fast)
             _wrk(base + "/api/v2", body, WARMUP_SECONDS)
             result = _wrk(base + "/api/v2", body, DURATION_SECONDS)
             result["floor_rps_alongside"] = floor["requests_per_second"]
+            result["floor_fast_rps_alongside"] = floor_fast["requests_per_second"]
             result["rps_vs_floor"] = round(result["requests_per_second"] / floor["requests_per_second"], 3)
+            result["rps_vs_floor_fast"] = round(result["requests_per_second"] / floor_fast["requests_per_second"], 3)
             result["p50_vs_floor"] = round(result["p50_ms"] / floor["p50_ms"], 2)
             result["p99_vs_floor"] = round(result["p99_ms"] / floor["p99_ms"], 2)
             figures[name] = result

@@ -1,15 +1,12 @@
-"""The order pipeline at scale: one poll cycle over 100,000 active orders at 3 simulated providers, and
-sending 2,000 orders to an upstream answering in 50 ms.
+"""The order pipeline at scale: one poll cycle over 100,000 active orders at 3 simulated providers; sending
+2,000 orders to an upstream answering in 50 ms; status requests during a sending burst; how soon a dead
+worker's claim becomes unknown (bench/pipeline_send.py has the sending side).
 
-Runs on the configured database (DATABASE_URL) and removes what it created. Orders are bulk-inserted with a
-zero charge, so the ledger stays consistent without a ledger row per order (the pipeline's queries are the
-same: refunds of Partial/Canceled orders find nothing to give back). The simulators run in their own
-processes, as an upstream would be another machine. `python -m bench.pipeline`; BENCH_PIPELINE_ORDERS and
-BENCH_PIPELINE_SEND_ORDERS shrink it for a quick look.
-
-"Default worker settings" for sending: the worker as `make run` and docker compose start it, 4 concurrent
-task slots (`--concurrency=4`), each running `order_send_task` one order at a time; measured here with
-4 threads calling the task body.
+Runs on the configured database (DATABASE_URL) and removes what it created. The active orders are
+bulk-inserted as sent, each charged 1.00000 to one of 100 customers with its ledger row, so the orders that
+end Partial or Canceled are refunded for real (ledger rows, balances). The simulators run in their own
+processes, as an upstream would be another machine. `python -m bench.pipeline`; BENCH_PIPELINE_ORDERS,
+BENCH_PIPELINE_SEND_ORDERS and BENCH_PIPELINE_BURST_ORDERS shrink it for a quick look.
 """
 
 from __future__ import annotations
@@ -17,17 +14,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+
+from bench import pipeline_send
 
 ACTIVE_ORDERS = int(os.environ.get("BENCH_PIPELINE_ORDERS", "100000"))
 PROVIDERS = 3
-SEND_ORDERS = int(os.environ.get("BENCH_PIPELINE_SEND_ORDERS", "2000"))
-SEND_LATENCY_MS = 50
-WORKER_CONCURRENCY = 4  # `--concurrency=4` in run_local and docker-compose.yml
+CUSTOMERS = 100
+ORDER_CHARGE = Decimal("1.00000")
 INSERT_BATCH = 5_000
 
 
@@ -109,7 +105,7 @@ def _fixtures(tag: str, sims: list[SimulatorProcess]):
     from accounts.services import customer_create
     from providers.models import Category, Provider, Service
 
-    customer, _ = customer_create(username=f"bench-pipeline-{tag}")
+    customers = [customer_create(username=f"bench-pipeline-{tag}-{n}")[0] for n in range(CUSTOMERS)]
     category, _ = Category.objects.get_or_create(name=f"Bench pipeline {tag}")
     services = []
     for n, sim in enumerate(sims):
@@ -120,151 +116,132 @@ def _fixtures(tag: str, sims: list[SimulatorProcess]):
             provider=provider, upstream_service_id=str(upstream.service_id), name=upstream.name, type="Default",
             category=category, upstream_rate=upstream.rate, rate=Decimal("1.5"), min=upstream.min, max=upstream.max,
         ))
-    return customer, category, services
+    return customers, category, services
 
 
-def _insert_active_orders(customer, services, sims: list[SimulatorProcess]) -> None:
-    """Orders already sent: the simulators hold the upstream orders; ours are bulk-inserted as stage sent."""
+def _insert_active_orders(customers, services, sims: list[SimulatorProcess]) -> None:
+    """Orders already sent: the simulators hold the upstream orders; ours are bulk-inserted as stage sent,
+    each with its charge in the ledger (a deposit covers them all, so every balance ends at 0)."""
+    from accounts.models import Customer, LedgerEntry
     from orders.models import Order, Stage
 
+    orders = []
     for service, sim in zip(services, sims, strict=True):
-        rows = (Order(customer=customer, service=service, provider_id=service.provider_id, upstream_id=upstream_id,
-                      link="https://bench.test/p", quantity=sim.quantity, rate=service.rate, charge=Decimal(0),
-                      stage=Stage.SENT) for upstream_id in sim.upstream_ids)
-        Order.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+        rows = (Order(customer=customers[n % CUSTOMERS], service=service, provider_id=service.provider_id,
+                      upstream_id=upstream_id, link="https://bench.test/p", quantity=sim.quantity, rate=service.rate,
+                      charge=ORDER_CHARGE, stage=Stage.SENT) for n, upstream_id in enumerate(sim.upstream_ids))
+        orders.extend(Order.objects.bulk_create(rows, batch_size=INSERT_BATCH))
+    per_customer: dict[int, list] = {}
+    for order in orders:
+        per_customer.setdefault(order.customer_id, []).append(order)
+    entries = []
+    for customer_id, own in per_customer.items():
+        balance = ORDER_CHARGE * len(own)
+        entries.append(LedgerEntry(customer_id=customer_id, amount=balance, kind=LedgerEntry.Kind.DEPOSIT,
+                                   balance_after=balance, note="bench"))
+        for order in own:
+            balance -= ORDER_CHARGE
+            entries.append(LedgerEntry(customer_id=customer_id, amount=-ORDER_CHARGE, kind=LedgerEntry.Kind.CHARGE,
+                                       cause=LedgerEntry.Cause.ORDER, order_id=order.pk, balance_after=balance))
+    LedgerEntry.objects.bulk_create(entries, batch_size=INSERT_BATCH)
+    Customer.objects.filter(pk__in=list(per_customer)).update(balance=0)
 
 
-def _poll_cycle(services, sims) -> dict:
+def _poll_in_process(provider_id: int) -> tuple[dict, int, float]:
+    """One provider's poll task in a worker process of its own (prefork, as the worker runs)."""
     from django.db import connection, connections
 
     from orders.pipeline import poll
-    from providers import health
 
-    per_batch: list[int] = []
-    lock = threading.Lock()
-    real_client_for = health.client_for
-
-    def counting_client(provider):
-        client = real_client_for(provider)
-        statuses = client.statuses
-        state = {"last": None}
-
-        def counted(ids):
-            counter = getattr(threading.current_thread(), "query_counter", None)
-            if counter is not None:
-                if state["last"] is not None:
-                    with lock:
-                        per_batch.append(counter.count - state["last"])
-                state["last"] = counter.count
-            return statuses(ids)
-
-        client.statuses = counted
-        return client
-
-    def poll_one(provider_id: int):
-        counter = _QueryCounter()
-        threading.current_thread().query_counter = counter
-        try:
-            with connection.execute_wrapper(counter):
-                return poll.provider_poll(provider_id=provider_id), counter.count
-        finally:
-            connections.close_all()
-
-    health.client_for = counting_client
+    counter = _QueryCounter()
+    cpu = pipeline_send.cpu_seconds()
     try:
-        before = {id(sim): sim.call("counts").get("status", 0) for sim in sims}
-        started = time.perf_counter()
-        # One task per provider, as beat's dispatch queues them: providers are polled side by side.
-        with ThreadPoolExecutor(max_workers=len(services)) as pool:
-            results = list(pool.map(poll_one, [s.provider_id for s in services]))
-        seconds = time.perf_counter() - started
+        with connection.execute_wrapper(counter):
+            summary = poll.provider_poll(provider_id=provider_id)
     finally:
-        health.client_for = real_client_for
+        connections.close_all()
+    return ({"orders": summary.orders, "final": summary.final, "refunds": summary.refunds}, counter.count,
+            pipeline_send.cpu_seconds() - cpu)
+
+
+def _poll_cycle(services, sims) -> dict:
+    import multiprocessing
+
+    from django.db import connections
+
+    from accounts.models import LedgerEntry
+
+    before = {id(sim): sim.call("counts").get("status", 0) for sim in sims}
+    refunds_before = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).count()
+    started_load = pipeline_send.load()
+    connections.close_all()  # the children must not share our database socket
+    started = time.perf_counter()
+    # One task per provider, as beat's dispatch queues them, each in a worker process of its own (the
+    # worker's prefork pool): providers are polled side by side.
+    with multiprocessing.get_context("fork").Pool(len(services)) as pool:
+        results = pool.map(_poll_in_process, [s.provider_id for s in services])
+    seconds = time.perf_counter() - started
+    cpu = sum(r[2] for r in results)
+    results = [(summary, queries) for summary, queries, _ in results]
     per_provider = []
     for (summary, queries), sim in zip(results, sims, strict=True):
         requests = sim.call("counts").get("status", 0) - before[id(sim)]
-        per_provider.append({"orders": summary.orders, "status_requests": requests,
-                             "expected_requests": math.ceil(summary.orders / 100), "batches": summary.batches,
-                             "final": summary.final, "queries": queries})
+        per_provider.append({"orders": summary["orders"], "status_requests": requests,
+                             "expected_requests": math.ceil(summary["orders"] / 100), "final": summary["final"],
+                             "refunds": summary["refunds"], "queries": queries})
+    requests = sum(p["status_requests"] for p in per_provider)
+    queries = sum(p["queries"] for p in per_provider)
     return {"seconds": round(seconds, 2), "orders_per_second": round(sum(p["orders"] for p in per_provider) / seconds),
-            "providers": per_provider,
-            "queries_per_batch": {"min": min(per_batch), "max": max(per_batch)} if per_batch else None}
-
-
-def _send(customer, category, tag: str) -> dict:
-    from django.db import connections
-
-    from orders.models import Order, Stage
-    from orders.tasks import order_send_task
-    from providers.models import Provider, Service
-
-    sim = SimulatorProcess(seed=5, latency_ms=SEND_LATENCY_MS)
-    try:
-        upstream = sim.upstream_service
-        provider = Provider.objects.create(name=f"bench-pipeline-{tag}-send", api_url=sim.url, api_key="demo-key")
-        service = Service.objects.create(
-            provider=provider, upstream_service_id=str(upstream.service_id), name=upstream.name, type="Default",
-            category=category, upstream_rate=upstream.rate, rate=Decimal("1.5"), min=upstream.min, max=upstream.max)
-        orders = Order.objects.bulk_create(
-            Order(customer=customer, service=service, provider=provider, link="https://bench.test/s",
-                  quantity=service.min, rate=service.rate, charge=Decimal(0), stage=Stage.PAID)
-            for _ in range(SEND_ORDERS))
-        ids = [o.pk for o in orders]
-
-        def send(order_id):
-            try:
-                return order_send_task(order_id)
-            finally:
-                connections.close_all()
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=WORKER_CONCURRENCY) as pool:
-            outcomes = list(pool.map(send, ids))
-        seconds = time.perf_counter() - started
-        return {"orders": len(ids), "latency_ms": SEND_LATENCY_MS, "worker_slots": WORKER_CONCURRENCY,
-                "seconds": round(seconds, 2), "orders_per_second": round(len(ids) / seconds, 1),
-                "sent": outcomes.count("sent"), "upstream_orders": sim.call("accepted_adds")}
-    finally:
-        sim.stop()
+            "load_average": started_load, "panel_cpu_seconds": round(cpu, 2), "providers": per_provider,
+            "refund_ledger_rows": LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REFUND).count() - refunds_before,
+            # Every statement of the run (claims, writes, settlement, health) over its 100-id status requests.
+            "queries_per_100_order_batch": round(queries / requests, 2) if requests else None}
 
 
 def run() -> dict:
     _setup()
     from django.db import connection
 
-    from accounts.models import Customer
+    from accounts.models import Customer, LedgerEntry
     from orders.models import Order
     from providers.models import Category, Provider
 
     tag = uuid.uuid4().hex[:8]
     sims: list[SimulatorProcess] = []
-    customer = category = None
+    customers: list = []
+    category = None
+    figures: dict = {}
     try:
         started = time.perf_counter()
         for n in range(PROVIDERS):
             share = ACTIVE_ORDERS // PROVIDERS + (1 if n < ACTIVE_ORDERS % PROVIDERS else 0)
             sims.append(SimulatorProcess(seed=20 + n, orders=share))
-        customer, category, services = _fixtures(tag, sims)
-        _insert_active_orders(customer, services, sims)
+        customers, category, services = _fixtures(tag, sims)
+        _insert_active_orders(customers, services, sims)
         setup_seconds = time.perf_counter() - started
         for sim in sims:
             sim.call("advance", 400)  # a realistic mix: pending, in progress, some finished
-        poll_figures = _poll_cycle(services, sims)
-        send_figures = _send(customer, category, tag)
+        figures["poll_cycle"] = _poll_cycle(services, sims)
+        for sim in sims:
+            sim.stop()
+        for name in ("send_at_cap", "status_requests_during_burst", "stale_claim"):
+            figures[name] = getattr(pipeline_send, name)(customers[0], category, tag, SimulatorProcess)
     finally:
         for sim in sims:
             sim.stop()
-        if customer is not None:
-            Order.objects.filter(customer=customer).delete()
+        if customers:
+            LedgerEntry.objects.filter(customer__in=customers).delete()
+            Order.objects.filter(customer__in=customers).delete()
             for provider in Provider.objects.filter(name__startswith=f"bench-pipeline-{tag}"):
                 provider.services.all().delete()
                 provider.delete()
             Category.objects.filter(pk=category.pk).delete()
-            user = customer.user
-            Customer.objects.filter(pk=customer.pk).delete()
-            user.delete()
+            for customer in customers:
+                user = customer.user
+                Customer.objects.filter(pk=customer.pk).delete()
+                user.delete()
     return {"database": connection.vendor, "active_orders": ACTIVE_ORDERS, "providers": PROVIDERS,
-            "setup_seconds": round(setup_seconds, 1), "poll_cycle": poll_figures, "send": send_figures}
+            "setup_seconds": round(setup_seconds, 1), **figures}
 
 
 if __name__ == "__main__":

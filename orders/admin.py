@@ -14,6 +14,9 @@ from django.urls import path, reverse
 
 from audit.admin import audit_history, reason_page
 from orders import reports
+from orders.admin_attempts import AttemptInline
+from orders.admin_fields import fields_for_order
+from orders.admin_filters import FlaggedFilter
 from orders.models import CancelRequest, Order, OrderStatusChange, Refill
 from orders.pipeline import resolve
 
@@ -75,17 +78,75 @@ class UpstreamIdForm(ReasonForm):
     field_order = ["upstream_id", "reason"]
 
 
+class UpstreamIdListForm(ReasonForm):
+    """"order_id upstream_id" per line, for orders among the chosen ones; every mistake is named by its line."""
+
+    pairs = forms.CharField(
+        label="Order ids and upstream ids", widget=forms.Textarea(attrs={"rows": 12, "cols": 60}),
+        help_text="One order per line: our order id, then the provider's id for it (spaces, a tab or a comma "
+                  "between them), e.g. from the provider's order export.")
+    field_order = ["pairs", "reason"]
+
+    def __init__(self, *args, chosen: dict[int, int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.chosen = chosen  # order id -> provider id, for the orders the action was asked for
+
+    def clean_pairs(self) -> dict[int, str]:
+        pairs: dict[int, str] = {}
+        errors: list[str] = []
+        for number, line in enumerate(self.cleaned_data["pairs"].splitlines(), start=1):
+            parts = line.replace(",", " ").replace(";", " ").split()
+            if not parts:
+                continue
+            if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
+                errors.append(f"Line {number}: expected an order id and an upstream id, got {line.strip()[:80]!r}.")
+            elif int(parts[0]) not in self.chosen:
+                errors.append(f"Line {number}: order {parts[0]} is not among the chosen orders.")
+            elif int(parts[0]) in pairs:
+                errors.append(f"Line {number}: order {parts[0]} appears twice.")
+            elif len(parts[1]) > 64:
+                errors.append(f"Line {number}: the upstream id is longer than 64 characters.")
+            else:
+                pairs[int(parts[0])] = parts[1]
+        if not pairs and not errors:
+            errors.append("Give at least one line.")
+        errors.extend(self._clashes(pairs))
+        if errors:
+            raise forms.ValidationError(errors)
+        return pairs
+
+    def _clashes(self, pairs: dict[int, str]) -> list[str]:
+        """One upstream order is one of ours: an id given twice at one provider, or held by another order there."""
+        seen: dict[tuple[int, str], int] = {}
+        errors = []
+        for order_id, upstream_id in pairs.items():
+            other = seen.setdefault((self.chosen[order_id], upstream_id), order_id)
+            if other != order_id:
+                errors.append(f"Upstream id {upstream_id} is given for orders {other} and {order_id} of one provider.")
+        taken = (Order.objects.filter(upstream_id__in=set(pairs.values()), provider_id__in=set(self.chosen.values()))
+                 .exclude(pk__in=list(pairs)).values_list("pk", "provider_id", "upstream_id"))
+        for pk, provider_id, upstream_id in taken:
+            if (provider_id, upstream_id) in seen:
+                errors.append(f"Upstream id {upstream_id} is already order {pk}'s at that provider.")
+        return errors
+
+
 @admin.register(Order)
 class OrderAdmin(ServiceOwnedAdmin):
     list_display = ("id", "created_at", "customer", "service", "provider", "quantity", "charge", "refunded",
                     "profit", "status", "stage", "upstream_id", "attention")
-    list_filter = ("stage", "status", "provider", "source", ("customer", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("stage", "status", FlaggedFilter, "provider", "source",
+                   ("customer", admin.RelatedOnlyFieldListFilter))
     search_fields = ("id", "upstream_id", "link", "customer__user__username")
     list_select_related = ("customer__user", "service", "provider")
     extra_readonly_fields = ("profit", "audit_log")
-    inlines = [HistoryInline]
-    actions = ["send_again", "set_upstream_id", "cancel_and_refund", "mark_resolved"]
+    inlines = [HistoryInline, AttemptInline]
+    actions = ["send_again", "set_upstream_id", "attach_upstream_ids", "cancel_and_refund", "mark_resolved"]
     change_list_template = "admin/orders/order/change_list.html"
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is None else fields_for_order(fields, obj)
 
     @admin.display(description="Profit")
     def profit(self, order: Order):
@@ -116,21 +177,21 @@ class OrderAdmin(ServiceOwnedAdmin):
 
     def _each_with_reason(self, request, queryset, *, action: str, title: str, explanation: str, resolution,
                           done_word: str, skipped_word: str):
-        """Ask for a reason once, then call `resolution` for every chosen order with who and why."""
+        """Ask for a reason once, then resolve all the chosen orders (filtered, across pages) in bulk with who
+        and why: `resolution` is one of orders.pipeline.resolve's bulk services."""
         form = self._bound_form(request, ReasonForm)
         if not form.is_valid():
             return self._confirm_page(request, queryset, form=form, action=action, title=title,
                                       explanation=explanation)
-        reason = form.cleaned_data["reason"]
         ids = list(queryset.values_list("id", flat=True))
-        done = sum(resolution(order_id=pk, actor=request.user, reason=reason) for pk in ids)
-        self._report(request, done, len(ids), done_word, skipped_word)
+        done = resolution(order_ids=ids, actor=request.user, reason=form.cleaned_data["reason"])
+        self._report(request, len(done), len(ids), done_word, skipped_word)
         return None
 
     @admin.action(description="Send again (back to paid)…", permissions=["change"])
     def send_again(self, request, queryset):
         return self._each_with_reason(
-            request, queryset, action="send_again", title="Send again", resolution=resolve.order_send_again,
+            request, queryset, action="send_again", title="Send again", resolution=resolve.orders_send_again,
             explanation="The chosen orders go back to paid and a worker sends them to the provider again. "
                         "Only failed or unknown orders without an upstream id and not refunded qualify.",
             done_word="queued to be sent again",
@@ -140,7 +201,7 @@ class OrderAdmin(ServiceOwnedAdmin):
     def cancel_and_refund(self, request, queryset):
         return self._each_with_reason(
             request, queryset, action="cancel_and_refund", title="Cancel and refund",
-            resolution=resolve.order_cancel_and_refund,
+            resolution=resolve.orders_cancel_and_refund,
             explanation="The chosen orders become final and Canceled; what is left of their charge goes back "
                         "to the customer. Only paid, failed or unknown orders qualify.",
             done_word="canceled and refunded", skipped_word="not paid, failed or unknown")
@@ -165,10 +226,27 @@ class OrderAdmin(ServiceOwnedAdmin):
                               messages.ERROR)
         return None
 
+    @admin.action(description="Attach upstream ids from a list…", permissions=["change"])
+    def attach_upstream_ids(self, request, queryset):
+        chosen = dict(queryset.values_list("id", "provider_id"))
+        form = UpstreamIdListForm(request.POST if "apply" in request.POST else None, chosen=chosen)
+        if not form.is_valid():
+            return self._confirm_page(
+                request, queryset, form=form, action="attach_upstream_ids", title="Attach upstream ids",
+                explanation="Paste the provider's ids of the chosen orders that you found upstream. Each "
+                            "order named is then polled like any sent order; only failed or unknown orders "
+                            "not refunded qualify.")
+        pairs = form.cleaned_data["pairs"]
+        done = resolve.orders_set_upstream_ids(upstream_ids=pairs, actor=request.user,
+                                               reason=form.cleaned_data["reason"])
+        self._report(request, len(done), len(pairs), "sent with the upstream id given; their status will be polled",
+                     "not failed or unknown, or refunded already")
+        return None
+
     @admin.action(description="Mark resolved (clear the attention note)…", permissions=["change"])
     def mark_resolved(self, request, queryset):
         return self._each_with_reason(
-            request, queryset, action="mark_resolved", title="Mark resolved", resolution=resolve.order_mark_resolved,
+            request, queryset, action="mark_resolved", title="Mark resolved", resolution=resolve.orders_mark_resolved,
             explanation="The attention note of the chosen orders is cleared: you checked them and they need "
                         "nothing more. Stage, status and money do not change.",
             done_word="marked resolved", skipped_word="no attention note to clear")

@@ -47,8 +47,15 @@ class Source(models.TextChoices):
 class Order(models.Model):
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="orders")
     service = models.ForeignKey("providers.Service", on_delete=models.PROTECT, related_name="orders")
-    # Copied from the service at creation so workers can batch by provider on one index.
+    # Copied from the service at creation so workers can batch by provider on one index; changed only by a
+    # failover to one of the service's alternates (orders.lifecycle.move_to_alternates).
     provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="orders")
+    # The provider's service id once the order moved to an alternate; empty: the service's own.
+    upstream_service = models.CharField(max_length=64, blank=True)
+    # Since when the order has been with `provider` (set by a failover; else since it was created).
+    provider_since = models.DateTimeField(null=True, blank=True)
+    # Set once an `add` of the order went unanswered: it may exist at its provider, so it never fails over.
+    may_exist_upstream = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
     # A string: some panels answer with non-numeric ids.
     upstream_id = models.CharField(max_length=64, blank=True, db_index=True)
@@ -133,6 +140,46 @@ class Order(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class OrderAttempt(models.Model):
+    """A provider an order left for one of its service's alternates, and why (orders.failover)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="attempts")
+    provider = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="+")
+    upstream_service = models.CharField(max_length=64)
+    reason = models.CharField(max_length=500)
+    # The alternates passed over on the way to the next one, each with why ("B: margin 3% under 5%").
+    skipped = models.TextField(blank=True)
+    moved_to = models.ForeignKey("providers.Provider", on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.provider_id} → {self.moved_to_id}"
+
+
+class AddRequest(models.Model):
+    """A customer's `request_id` on `add` and the order it made: the same id again within
+    ADD_REQUEST_ID_DAYS gets the same order (orders.services.order_create), whatever the race."""
+
+    customer = models.ForeignKey("accounts.Customer", on_delete=models.CASCADE, related_name="+")
+    request_id = models.CharField(max_length=64)
+    # A digest of the request's parameters: the same id with other parameters is refused.
+    fingerprint = models.CharField(max_length=64)
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="add_request")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "request_id"], name="add_request_unique_per_customer"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="add_request_created")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.request_id}"
 
 
 class OrderStatusChange(models.Model):

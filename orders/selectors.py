@@ -6,46 +6,139 @@ with a long history gets pages as fast as a new one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _noop
 
 from accounts.models import Customer
-from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, Stage, Status
+from orders.models import FINAL_STATUSES, CancelRequest, Order, Refill, RequestStage, RequestStatus, Stage, Status
 from orders.validation import whole_number
 
 OPEN_STAGES = (RequestStage.REQUESTED, RequestStage.SENT)
 
-# Refusals, in the words customers and v2 clients see.
-REFILL_NOT_AVAILABLE = "Refill is not available for this service"
-REFILL_NOT_YET = "Refill is available only for completed orders"
-REFILL_ALREADY_OPEN = "A refill for this order is already in progress"
+# Refusals, in the words customers and v2 clients see (the API answers them in English; pages translate them).
+REFILL_NOT_AVAILABLE = _noop("Refill is not available for this service")
+REFILL_NOT_YET = _noop("Refill is available only for completed orders")
+REFILL_ALREADY_OPEN = _noop("A refill for this order is already in progress")
+# The service's refill rules (providers.Service.refill_days, refill_max, refill_cooldown_hours).
+REFILL_PERIOD_OVER = _noop("The refill period ended on %(date)s")
+REFILL_LIMIT_REACHED = _noop("Refill limit reached: %(max)s per order")
+REFILL_WAIT_HOURS = _noop("Refill available in %(hours)s h")
+REFILL_WAIT_MINUTES = _noop("Refill available in %(minutes)s min")
 CANCEL_NOT_AVAILABLE = "Cancel is not available for this service"
 CANCEL_FINISHED = "The order is already finished"
 CANCEL_ALREADY_OPEN = "Cancellation request was sent earlier"
 
 
+class Reason(str):
+    """A refusal: the English sentence (what the API answers), which a page shows in the customer's language.
+
+    `available_at` is when the refusal lifts by itself (a refill cooldown), else None.
+    """
+
+    template: str
+    params: dict[str, object]
+    available_at: datetime | None
+
+    def __new__(cls, template: str, *, available_at: datetime | None = None, **params: object) -> Reason:
+        reason = super().__new__(cls, template % params if params else template)
+        reason.template, reason.params, reason.available_at = template, params, available_at
+        return reason
+
+    def localized(self) -> str:
+        text = gettext(self.template)
+        return text % self.params if self.params else text
+
+
+@dataclass(frozen=True)
+class RefillRecord:
+    """What an order's earlier refills mean for the next one."""
+
+    # Refills that count towards the service's maximum: all but those the provider refused or rejected.
+    count: int = 0
+    # The latest refill request of any kind: the cooldown runs from it.
+    last_at: datetime | None = None
+    has_open: bool = False
+
+
+_COUNTED_REFILLS = ~Q(stage=RequestStage.FAILED) & ~Q(status=RequestStatus.REJECTED)
+
+
+def refill_records(*, order_ids: Iterable[int]) -> dict[int, RefillRecord]:
+    """Each order's RefillRecord (orders without refills are left out), in one query."""
+    rows = (Refill.objects.filter(order_id__in=list(order_ids)).order_by().values("order_id")
+            .annotate(counted=Count("id", filter=_COUNTED_REFILLS), last_at=Max("created_at"),
+                      open=Count("id", filter=Q(stage__in=OPEN_STAGES))))
+    return {row["order_id"]: RefillRecord(count=row["counted"], last_at=row["last_at"], has_open=row["open"] > 0)
+            for row in rows}
+
+
 def _with_actions(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    """Annotate `has_open_refill` / `has_open_cancel` in the same query, for the per-row buttons."""
+    """Annotate, in the same query, what the per-row buttons and refill notes need: `has_open_refill`,
+    `has_open_cancel`, `refill_count` and `last_refill_at` (see RefillRecord)."""
+    refills = Refill.objects.filter(order=OuterRef("pk")).order_by()
     return queryset.annotate(
-        has_open_refill=Exists(Refill.objects.filter(order=OuterRef("pk"), stage__in=OPEN_STAGES)),
+        has_open_refill=Exists(refills.filter(stage__in=OPEN_STAGES)),
         has_open_cancel=Exists(CancelRequest.objects.filter(order=OuterRef("pk"), stage__in=OPEN_STAGES)),
+        refill_count=Coalesce(Subquery(refills.filter(_COUNTED_REFILLS).values("order")
+                                       .annotate(n=Count("id")).values("n")), 0),
+        last_refill_at=Subquery(refills.order_by("-created_at").values("created_at")[:1]),
     )
 
 
-def refill_refusal(order: Order, *, has_open_refill: bool | None = None) -> str | None:
+def _record_of(order: Order, refills: RefillRecord | None, has_open_refill: bool | None) -> RefillRecord:
+    if refills is None:
+        refills = RefillRecord(count=getattr(order, "refill_count", 0) or 0,
+                               last_at=getattr(order, "last_refill_at", None),
+                               has_open=getattr(order, "has_open_refill", False))
+    if has_open_refill is not None:
+        refills = RefillRecord(count=refills.count, last_at=refills.last_at, has_open=has_open_refill)
+    return refills
+
+
+def _wait(until: datetime, now: datetime) -> Reason:
+    seconds = max((until - now).total_seconds(), 1)
+    if seconds < 3600:
+        return Reason(REFILL_WAIT_MINUTES, minutes=math.ceil(seconds / 60), available_at=until)
+    return Reason(REFILL_WAIT_HOURS, hours=math.ceil(seconds / 3600), available_at=until)
+
+
+def refill_refusal(order: Order, *, has_open_refill: bool | None = None, refills: RefillRecord | None = None,
+                   now: datetime | None = None) -> Reason | None:
     """Why `order` cannot be refilled now, or None when it can. The button, the API and the service ask here.
 
-    `has_open_refill` comes from the caller where it already knows (a batch lookup, an annotation);
-    otherwise it is read from `order.has_open_refill` and taken as False when absent.
+    The order's earlier refills come from `refills` (refill_records) where the caller looked them up in a
+    batch, else from the annotations of `_with_actions` (none when absent); `has_open_refill` overrides
+    the open one. A cooldown's Reason says when it ends ("Refill available in 5 h").
     """
-    if not order.service.refill:
-        return REFILL_NOT_AVAILABLE
+    service = order.service
+    if not service.refill:
+        return Reason(REFILL_NOT_AVAILABLE)
     if order.status not in (Status.COMPLETED, Status.PARTIAL) or not order.upstream_id:
-        return REFILL_NOT_YET
-    if has_open_refill if has_open_refill is not None else getattr(order, "has_open_refill", False):
-        return REFILL_ALREADY_OPEN
+        return Reason(REFILL_NOT_YET)
+    record = _record_of(order, refills, has_open_refill)
+    if record.has_open:
+        return Reason(REFILL_ALREADY_OPEN)
+    now = now or timezone.now()
+    if service.refill_days is not None:
+        # An order finished before finished_at was recorded counts from when it was placed.
+        ends = (order.finished_at or order.created_at) + timedelta(days=service.refill_days)
+        if now >= ends:
+            return Reason(REFILL_PERIOD_OVER, date=ends.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+    if service.refill_max is not None and record.count >= service.refill_max:
+        return Reason(REFILL_LIMIT_REACHED, max=service.refill_max)
+    if service.refill_cooldown_hours and record.last_at is not None:
+        until = record.last_at + timedelta(hours=service.refill_cooldown_hours)
+        if now < until:
+            return _wait(until, now)
     return None
 
 

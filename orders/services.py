@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils import timezone
 from accounts import services as money
 from accounts.models import Customer, LedgerEntry
 from accounts.money import ZERO
-from orders import lifecycle, selectors
+from orders import add_requests, lifecycle, selectors
 from orders.charges import lock_customer_then_order, order_refund_rest
 from orders.models import CancelRequest, Order, Refill, RequestStage, Source, Stage
 from orders.validation import OrderInput, OrderInputError, clean_order_input, whole_number
@@ -37,10 +38,11 @@ def service_for_order(service_id: object) -> Service:
     pk = whole_number(service_id)
     if pk is None:
         raise OrderInputError("Incorrect service ID", field="service")
-    service = services_orderable().filter(pk=pk).first()
-    if service is None:
-        raise OrderInputError("Incorrect service ID", field="service")
-    return service
+    try:
+        # get(), not first(): no ORDER BY (the catalogue's ordering joins the category), on the API's hot path.
+        return services_orderable().get(pk=pk)
+    except Service.DoesNotExist:
+        raise OrderInputError("Incorrect service ID", field="service") from None
 
 
 def order_create(
@@ -49,15 +51,40 @@ def order_create(
     service: Service,
     data: Mapping[str, object],
     source: str = Source.API,
+    request_id: str | None = None,
 ) -> Order:
     """Validate, charge and store one order; its sending is enqueued once the transaction commits.
 
     Raises OrderInputError (bad field) or accounts.services.InsufficientFunds; then nothing is
-    charged or stored.
+    charged or stored. With `request_id` (the customer's name for this request, orders.add_requests): the
+    order an earlier request with that id made, if any, and nothing charged, whatever copy comes first;
+    RequestIdReused when that request asked for something else.
     """
     cleaned: OrderInput = clean_order_input(service=service, data=data, discount_percent=customer.discount_percent)
+    asked = add_requests.fingerprint(data) if request_id else ""
+    try:
+        return _order_create(customer=customer, service=service, cleaned=cleaned, source=source,
+                             request_id=request_id, fingerprint=asked)
+    except IntegrityError:
+        # Another copy of the request inserted its id first (the unique constraint, not the lock, is the
+        # guarantee): this copy's order and charge were rolled back with its block; the answer is the first's.
+        earlier = request_id and add_requests.add_request_replay(customer_id=customer.pk, request_id=request_id,
+                                                                 fingerprint=asked)
+        if not earlier:
+            raise
+        return earlier
+
+
+def _order_create(*, customer: Customer, service: Service, cleaned: OrderInput, source: str,
+                  request_id: str | None, fingerprint: str) -> Order:
     with transaction.atomic():
         locked = money.lock_customer(customer.pk)
+        if request_id:
+            # Under the customer's lock: a copy of this request that took it first has committed by now.
+            earlier = add_requests.add_request_replay(customer_id=customer.pk, request_id=request_id,
+                                                      fingerprint=fingerprint)
+            if earlier is not None:
+                return earlier
         if locked.balance < cleaned.charge:
             raise money.InsufficientFunds(needed=cleaned.charge, available=locked.balance)
         # Created paid and Pending (the model's defaults: the lifecycle's first stage), charged in the same
@@ -74,6 +101,9 @@ def order_create(
         )
         if cleaned.charge > ZERO:
             money.balance_charge(customer=locked, order_id=order.pk, amount=cleaned.charge)
+        if request_id:
+            add_requests.add_request_record(customer_id=locked.pk, request_id=request_id, fingerprint=fingerprint,
+                                            order=order)
         # Robust: the order is committed and paid by then; a broker hiccup must not turn the answer
         # into an error (the client would think nothing was ordered); the order stays paid for a worker to find.
         transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
@@ -88,28 +118,30 @@ def _owned_orders(*, customer: Customer, order_ids: Iterable[int]) -> dict[int, 
     }
 
 
-def refills_request(*, customer: Customer, order_ids: list[int]) -> dict[int, Refill | str]:
-    """Ask for a refill of each order. Returns, per id, the new Refill or why it was refused.
+def refills_request(*, customer: Customer, order_ids: list[int], now: datetime | None = None,
+                    ) -> dict[int, Refill | str]:
+    """Ask for a refill of each order. Returns, per id, the new Refill or why it was refused
+    (a selectors.Reason: the service's refill rules included).
 
     A fixed number of queries whatever the number of ids (at most 100 from the API).
     """
+    now = now or timezone.now()
     order_ids = list(dict.fromkeys(order_ids))  # a repeated id must not refuse the refill it just made
     orders = _owned_orders(customer=customer, order_ids=order_ids)
-    open_refills = selectors.orders_with_open_request(Refill, order_ids=orders)
+    records = selectors.refill_records(order_ids=orders)
     results: dict[int, Refill | str] = {}
     to_create: list[Refill] = []
     for order_id in order_ids:
         order = orders.get(order_id)
         if order is None:
             results[order_id] = INCORRECT_ORDER_ID
-        elif refusal := selectors.refill_refusal(order, has_open_refill=order_id in open_refills):
+        elif refusal := selectors.refill_refusal(order, refills=records.get(order_id), now=now):
             results[order_id] = refusal
         else:
             refill = Refill(order=order)
             to_create.append(refill)
             results[order_id] = refill
-            open_refills.add(order_id)
-    _create_open_requests(to_create, results, selectors.REFILL_ALREADY_OPEN)
+    _create_open_requests(to_create, results, selectors.Reason(selectors.REFILL_ALREADY_OPEN))
     return results
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from orders.pipeline import poll, requests, send, settle
+from orders import add_requests, failover
+from orders.pipeline import poll, requests, send, send_drain, settle, unknown_policy
 from providers import health
 
 # Per-provider jobs that beat fans out (one task per ready provider, so providers are polled in parallel
@@ -17,21 +18,25 @@ from providers import health
 PROVIDER_JOBS = ("orders_poll", "refills_send", "refills_poll", "cancels_send", "cancels_poll", "balance_check")
 
 
-# Limits: a send is one `add` call (the client's timeout, 30 s by default); a provider's poll walks all its
-# active orders in batches, each committed on its own, so a poll cut short loses nothing.
-SEND_LIMITS = {"soft_time_limit": 90, "time_limit": 120}
+# Limits: a send task drains its provider for at most DRAIN_SECONDS (60 s), then its last calls end within
+# the provider's timeout (30 s by default, a hard deadline); a provider's poll walks all its active orders
+# in batches, each committed on its own, so a poll cut short loses nothing.
+SEND_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
 POLL_LIMITS = {"soft_time_limit": 900, "time_limit": 960}
 
 
 @shared_task(acks_late=False, **SEND_LIMITS)  # early ack on purpose: upstream `add` is not idempotent
 def order_send_task(order_id: int) -> str:
-    return send.order_send(order_id=order_id)
+    """Send the order, and the rest of its provider's due orders at the provider's capacity."""
+    return send_drain.order_send_and_drain(order_id=order_id)
 
 
 @shared_task(**POLL_LIMITS)
 def orders_send_sweep_task() -> dict:
-    """Stale "sending" claims -> unknown; due paid orders nobody took (retries, lost messages) -> queued."""
+    """Stale "sending" claims -> unknown; paid orders their provider cannot take -> an alternate; due paid
+    orders nobody took (retries, lost messages) -> queued."""
     stale = send.orders_sweep_stale_sending()
+    failover.orders_fail_over_waiting()  # each moved order is queued as it commits (and logged)
     # The sweeper leaves fresh orders to the task enqueued at creation, so one order is not queued twice.
     due = send.orders_due_for_sending(grace_seconds=settings.PIPELINE_SEND_GRACE_SECONDS, limit=5000)
     for order_id in due:
@@ -74,6 +79,18 @@ def provider_balance_check_task(provider_id: int) -> str | None:
 @shared_task(acks_late=True, **POLL_LIMITS)
 def orders_settle_pending_task() -> int:
     return settle.orders_settle_pending()
+
+
+@shared_task(acks_late=True, **POLL_LIMITS)  # idempotent: a refunded order is never picked again
+def orders_unknown_policy_task() -> dict:
+    run = unknown_policy.orders_apply_unknown_policy()
+    return {"refunded": run.refunded, "by_provider": run.by_provider}
+
+
+@shared_task(acks_late=True)  # idempotent: deletes what is past the window, whenever it runs
+def add_requests_purge_task() -> int:
+    """Forget `add` request ids older than their 7-day window (the orders stay)."""
+    return add_requests.add_requests_purge()
 
 
 _JOB_TASKS = {

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext, gettext_noop
+
 from accounts.money import ZERO
 from providers.models import Service
 from providers.ordertypes import (
@@ -32,6 +34,13 @@ MAX_INT = 2_147_483_647
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 _MAX_DIGITS = 19  # a bigint's worth; longer runs of digits are out of any range (and slow for int())
 
+# Messages, in the API's English; the pages show them translated (OrderInputError.localized).
+MISSING = gettext_noop("Missing %(name)s")
+AT_LEAST = gettext_noop("Incorrect %(name)s: must be at least %(minimum)s")
+AT_MOST = gettext_noop("Incorrect %(name)s: must be at most %(maximum)s")
+NOT_A_URL = gettext_noop("Incorrect %(name)s: must be an http(s) URL")
+INCORRECT_SERVICE = gettext_noop("Incorrect service ID")
+
 
 def whole_number(raw: object) -> int | None:
     """`raw` as a non-negative int when it is ASCII decimal digits (spaces around allowed), else None.
@@ -47,12 +56,27 @@ def whole_number(raw: object) -> int | None:
 
 
 class OrderInputError(ValueError):
-    """The input cannot become an order; `message` is shown to the customer as it is."""
+    """The input cannot become an order.
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    `message` is the English sentence the API answers (v2 clients parse it); `localized()` is the same in the
+    active language, for the pages, where a `name` parameter (the field's name in the API's words) becomes
+    the field's label.
+    """
+
+    def __init__(self, template: str, *, field: str | None = None, **params: object) -> None:
+        message = template % params if params else template
         super().__init__(message)
-        self.message = message
-        self.field = field
+        self.message, self.template, self.params, self.field = message, template, params, field
+
+    def localized(self) -> str:
+        params = dict(self.params)
+        if params.get("name") in FIELDS:
+            # Mid-sentence in English ("Missing quantity"); a sentence that starts with it is capitalised below.
+            label = gettext(FIELDS[params["name"]].label)
+            params["name"] = label[:1].lower() + label[1:]
+        text = gettext(self.template)
+        text = text % params if params else text
+        return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True)
@@ -74,12 +98,12 @@ def _text(data: Mapping[str, object], name: str) -> str:
         # may come as a list of lines.
         lines_field = FIELDS[name].kind == "lines" and isinstance(value, list | tuple)
         if not lines_field or not all(isinstance(item, str | int) for item in value):
-            raise OrderInputError(f"Incorrect {name}: must be a single value", field=name)
+            raise OrderInputError(gettext_noop("Incorrect %(name)s: must be a single value"), field=name, name=name)
         value = "\n".join(str(item) for item in value)
     text = str(value)
     if "\x00" in text:
         # PostgreSQL refuses NUL in text columns: refuse it here, with the field's name, not as a crash.
-        raise OrderInputError(f"Incorrect {name}: contains a null character", field=name)
+        raise OrderInputError(gettext_noop("Incorrect %(name)s: contains a null character"), field=name, name=name)
     return text.strip() if FIELDS[name].kind != "lines" else text
 
 
@@ -87,32 +111,34 @@ def _int(data: Mapping[str, object], name: str, *, required: bool, minimum: int 
     raw = _text(data, name)
     if raw == "":
         if required:
-            raise OrderInputError(f"Missing {name}", field=name)
+            raise OrderInputError(MISSING, field=name, name=name)
         return None
     # Not int() alone: it also takes "1_000" and non-ASCII digits.
     if not _WHOLE_NUMBER.fullmatch(raw):
-        raise OrderInputError(f"Incorrect {name}: must be a whole number", field=name)
+        raise OrderInputError(gettext_noop("Incorrect %(name)s: must be a whole number"), field=name, name=name)
     if len(raw.lstrip("-")) > _MAX_DIGITS:
         # Out of range either way, and int() of thousands of digits is refused (or slow).
-        bound = f"at least {minimum}" if raw.startswith("-") else f"at most {MAX_INT}"
-        raise OrderInputError(f"Incorrect {name}: must be {bound}", field=name)
+        if raw.startswith("-"):
+            raise OrderInputError(AT_LEAST, field=name, name=name, minimum=minimum)
+        raise OrderInputError(AT_MOST, field=name, name=name, maximum=MAX_INT)
     number = int(raw)
     if number < minimum:
-        raise OrderInputError(f"Incorrect {name}: must be at least {minimum}", field=name)
+        raise OrderInputError(AT_LEAST, field=name, name=name, minimum=minimum)
     if number > MAX_INT:
-        raise OrderInputError(f"Incorrect {name}: must be at most {MAX_INT}", field=name)
+        raise OrderInputError(AT_MOST, field=name, name=name, maximum=MAX_INT)
     return number
 
 
 def _too_long(raw: str, name: str) -> None:
     if len(raw) > FIELDS[name].max_length:
-        raise OrderInputError(f"Incorrect {name}: longer than {FIELDS[name].max_length} characters", field=name)
+        raise OrderInputError(gettext_noop("Incorrect %(name)s: longer than %(max)s characters"), field=name, name=name,
+                              max=FIELDS[name].max_length)
 
 
 def _short_text(data: Mapping[str, object], name: str) -> str:
     raw = _text(data, name)
     if not raw:
-        raise OrderInputError(f"Missing {name}", field=name)
+        raise OrderInputError(MISSING, field=name, name=name)
     _too_long(raw, name)
     return raw
 
@@ -122,9 +148,9 @@ def _url(data: Mapping[str, object], name: str) -> str:
     try:
         parts = urlsplit(raw)
     except ValueError:  # e.g. an unclosed IPv6 bracket
-        raise OrderInputError(f"Incorrect {name}: must be an http(s) URL", field=name) from None
+        raise OrderInputError(NOT_A_URL, field=name, name=name) from None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
-        raise OrderInputError(f"Incorrect {name}: must be an http(s) URL", field=name)
+        raise OrderInputError(NOT_A_URL, field=name, name=name)
     return raw
 
 
@@ -133,17 +159,18 @@ def _lines(data: Mapping[str, object], name: str) -> list[str]:
     _too_long(raw, name)
     items = split_lines(raw)
     if not items:
-        raise OrderInputError(f"Missing {name}", field=name)
+        raise OrderInputError(MISSING, field=name, name=name)
     if len(items) > MAX_LIST_ITEMS:
-        raise OrderInputError(f"Incorrect {name}: at most {MAX_LIST_ITEMS} lines", field=name)
+        raise OrderInputError(gettext_noop("Incorrect %(name)s: at most %(max)s lines"), field=name, name=name,
+                              max=MAX_LIST_ITEMS)
     return items
 
 
 def _within_limits(service: Service, quantity: int, name: str = "quantity") -> None:
     if quantity < service.min:
-        raise OrderInputError(f"Quantity less than minimal {service.min}", field=name)
+        raise OrderInputError(gettext_noop("Quantity less than minimal %(min)s"), field=name, min=service.min)
     if quantity > service.max:
-        raise OrderInputError(f"Quantity more than maximal {service.max}", field=name)
+        raise OrderInputError(gettext_noop("Quantity more than maximal %(max)s"), field=name, max=service.max)
 
 
 def _expiry(data: Mapping[str, object], today: dt.date) -> dt.date | None:
@@ -153,9 +180,10 @@ def _expiry(data: Mapping[str, object], today: dt.date) -> dt.date | None:
     try:
         value = dt.datetime.strptime(raw, "%d/%m/%Y").date()
     except ValueError:
-        raise OrderInputError("Incorrect expiry: use the format d/m/Y, e.g. 31/12/2026", field="expiry") from None
+        raise OrderInputError(gettext_noop("Incorrect expiry: use the format d/m/Y, e.g. 31/12/2026"),
+                              field="expiry") from None
     if value <= today:
-        raise OrderInputError("Incorrect expiry: must be a future date", field="expiry")
+        raise OrderInputError(gettext_noop("Incorrect expiry: must be a future date"), field="expiry")
     return value
 
 
@@ -164,13 +192,14 @@ def _subscription_units(service: Service, data: Mapping[str, object]) -> tuple[d
     low = _int(data, "min", required=True, minimum=1)
     high = _int(data, "max", required=True, minimum=1)
     if low > high:
-        raise OrderInputError("Incorrect min: must not be more than max", field="min")
+        raise OrderInputError(gettext_noop("Incorrect min: must not be more than max"), field="min")
     _within_limits(service, low, "min")
     _within_limits(service, high, "max")
     posts = _int(data, "posts", required=False)
     old_posts = _int(data, "old_posts", required=False)
     if posts == 0:
-        raise OrderInputError("Incorrect posts: must be at least 1, or left out for unlimited", field="posts")
+        raise OrderInputError(gettext_noop("Incorrect posts: must be at least 1, or left out for unlimited"),
+                              field="posts")
     # With `posts`, every post that may come (the new ones and the old ones asked for) is paid up front
     # at `max`; without, each post is charged as it appears (nothing up front).
     units = subscription_units(posts=posts + (old_posts or 0), post_max=high) if posts else 0
@@ -183,7 +212,8 @@ def _subscription(service: Service, data: Mapping[str, object], today: dt.date) 
     delay = _int(data, "delay", required=True)
     if delay not in SUBSCRIPTION_DELAYS:
         allowed = ", ".join(str(d) for d in SUBSCRIPTION_DELAYS)
-        raise OrderInputError(f"Incorrect delay: must be one of {allowed}", field="delay")
+        raise OrderInputError(gettext_noop("Incorrect delay: must be one of %(allowed)s"), field="delay",
+                              allowed=allowed)
     values.update(priced, sub_delay=delay, sub_expiry=_expiry(data, today))
     return values, 0, units
 
@@ -207,15 +237,15 @@ def _quantity_units(service: Service, order_type: OrderType, data: Mapping[str, 
     drip: dict[str, object] = {}
     if runs is not None or interval is not None:
         if not service.dripfeed:
-            raise OrderInputError("Drip-feed is not available for this service", field="runs")
+            raise OrderInputError(gettext_noop("Drip-feed is not available for this service"), field="runs")
         if runs is None or interval is None:
             missing = "runs" if runs is None else "interval"
-            raise OrderInputError("Drip-feed needs both runs and interval", field=missing)
+            raise OrderInputError(gettext_noop("Drip-feed needs both runs and interval"), field=missing)
         if not 2 <= runs <= MAX_RUNS:
-            raise OrderInputError(f"Incorrect runs: must be from 2 to {MAX_RUNS}", field="runs")
+            raise OrderInputError(gettext_noop("Incorrect runs: must be from 2 to %(max)s"), field="runs", max=MAX_RUNS)
         if not 1 <= interval <= MAX_INTERVAL_MINUTES:
-            raise OrderInputError(f"Incorrect interval: must be from 1 to {MAX_INTERVAL_MINUTES} minutes",
-                                  field="interval")
+            raise OrderInputError(gettext_noop("Incorrect interval: must be from 1 to %(max)s minutes"),
+                                  field="interval", max=MAX_INTERVAL_MINUTES)
         drip = {"runs": runs, "interval": interval}
     return quantity, units_for(order_type, quantity=quantity, runs=runs), drip
 
@@ -223,7 +253,7 @@ def _quantity_units(service: Service, order_type: OrderType, data: Mapping[str, 
 def _order_type(service: Service) -> OrderType:
     order_type = ORDER_TYPES.get(service.type)
     if order_type is None:
-        raise OrderInputError("Incorrect service ID")
+        raise OrderInputError(INCORRECT_SERVICE)
     return order_type
 
 
@@ -271,7 +301,8 @@ def clean_order_input(
         answer = values["answer_number"]
         number = whole_number(answer)
         if number is None or number < 1:
-            raise OrderInputError("Incorrect answer_number: must be a positive whole number", field="answer_number")
+            raise OrderInputError(gettext_noop("Incorrect %(name)s: must be a positive whole number"),
+                                  field="answer_number", name="answer_number")
 
     quantity, units, drip = _quantity_units(service, order_type, data)
     values.update(drip)

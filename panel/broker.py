@@ -34,3 +34,8 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    @property
+    def default_connection_params(self) -> dict:
+        # A folder has no host: without this, kombu warns "No hostname was supplied" on every connection.
+        return {}

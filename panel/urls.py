@@ -6,12 +6,14 @@ from django.urls import include, path, reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from panel.admin_site import PanelBranding
+from panel.metrics.views import metrics_view
 from panel.web import two_factor
 from panel.web.forms import AdminLoginForm
 from panel.web.views.auth import LoginView
 
 
-class TwoFactorAdminSite(admin.AdminSite):
+class TwoFactorAdminSite(PanelBranding, admin.AdminSite):
     """The admin opens only to active staff who used a second factor in this session.
 
     Its login form is throttled like the customers' one and leads to the same second step; staff who are
@@ -62,6 +64,7 @@ def health(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("panel.api.urls")),
     path("", include("panel.web.urls")),

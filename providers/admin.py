@@ -11,7 +11,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 
-from providers.models import Category, ExchangeRate, Provider, Service, ServiceChange
+from providers.admin_alternates import ServiceAlternateInline, alternates_save_formset, find_alternates
+from providers.admin_filters import HealthFilter
+from providers.models import Category, ExchangeRate, Provider, Service, ServiceAlternate, ServiceChange
 from providers.pricing import PricingError, ProviderAmount, margin_percent, to_panel_currency
 from providers.services import (
     ProviderError,
@@ -67,7 +69,9 @@ class ProviderAdminForm(_MarkupFormMixin, forms.ModelForm):
     class Meta:
         model = Provider
         fields = ("name", "api_url", "api_key", "currency", "is_active", "request_format", "timeout_seconds",
-                  "markup_percent", "import_new_active", "hold_on_low_upstream_balance", "low_balance_threshold")
+                  "markup_percent", "import_new_active", "hold_on_low_upstream_balance", "low_balance_threshold",
+                  "idempotent_add",
+                  "unknown_policy", "unknown_refund_after_hours")
 
     def _url_changed(self, url: str | None) -> bool:
         return not self.instance.pk or url != self.instance.api_url
@@ -109,7 +113,7 @@ class ProviderAdmin(admin.ModelAdmin):
     form = ProviderAdminForm
     list_display = ("name", "api_url", "currency", "markup_percent", "is_active", "upstream_balance",
                     "consecutive_failures", "circuit_open_until", "last_synced_at")
-    list_filter = ("is_active", "currency")
+    list_filter = ("is_active", HealthFilter, "currency")
     search_fields = ("name", "api_url")
     readonly_fields = ("upstream_balance", "upstream_balance_checked_at", "consecutive_failures",
                        "circuit_open_until", "retry_after_until", "last_error", "last_synced_at", "created_at")
@@ -215,7 +219,11 @@ class CategoryAdmin(admin.ModelAdmin):
 class ServiceForm(_MarkupFormMixin, forms.ModelForm):
     class Meta:
         model = Service
-        fields = ("category", "markup_percent", "fixed_rate", "is_active")
+        fields = ("category", "markup_percent", "fixed_rate", "is_active", "refill_days", "refill_max",
+                  "refill_cooldown_hours")
+
+    def clean_refill_cooldown_hours(self):
+        return self.cleaned_data.get("refill_cooldown_hours") or 0  # empty: no cooldown
 
     def clean_fixed_rate(self):
         fixed = self.cleaned_data.get("fixed_rate")
@@ -249,9 +257,11 @@ class ServiceAdmin(admin.ModelAdmin):
                        "min", "max", "refill", "cancel", "dripfeed", "description", "available_upstream",
                        "created_at", "updated_at")
     fields = ("provider", "upstream_service_id", "name", "type", "category", "upstream_rate", "markup_percent",
-              "fixed_rate", "rate", "margin", "min", "max", "refill", "cancel", "dripfeed", "description",
-              "is_active", "available_upstream", "created_at", "updated_at")
-    actions = ("set_markup", "activate", "deactivate", "move_to_category")
+              "fixed_rate", "rate", "margin", "min", "max", "refill", "refill_days", "refill_max",
+              "refill_cooldown_hours", "cancel", "dripfeed", "description", "is_active", "available_upstream",
+              "created_at", "updated_at")
+    actions = ("set_markup", "activate", "deactivate", "move_to_category", find_alternates)
+    inlines = (ServiceAlternateInline,)
 
     def has_add_permission(self, request):
         return False  # services come from a provider's catalogue
@@ -279,6 +289,12 @@ class ServiceAdmin(admin.ModelAdmin):
             service_reprice(service_ids=[obj.pk])
         except PricingError as exc:
             self.message_user(request, f"Saved, but the price was not recomputed: {exc}", messages.WARNING)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is ServiceAlternate:
+            alternates_save_formset(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
 
     def _action_page(self, request, queryset, *, form, action: str, title: str):
         return TemplateResponse(request, "admin/providers/service/action_form.html", {

@@ -22,6 +22,7 @@ CONTRACT (other modules are written against it; keep names and shapes):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -35,7 +36,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from providers import client_answers as wire
 from providers.client_answers import normalize_order_status, normalize_request_status
-from providers.client_connections import AddressRefused, CheckedAdapter
+from providers.client_connections import AddressRefused, CheckedAdapter, Deadline
+from providers.client_metrics import observe_upstream_call
 from providers.client_types import (
     Balance,
     CancelAccepted,
@@ -171,7 +173,7 @@ class ProviderClient:
         """One request; returns the decoded JSON answer, or raises Rejected / Unavailable / UnknownOutcome."""
         payload = {"key": self._key, "action": action, **{k: str(v) for k, v in params.items()}}
         started = time.monotonic()
-        outcome = "ok"
+        outcome, failure = "ok", None
         try:
             answer = self._send(payload, creates=creates)
             message = wire.error_text(answer) if isinstance(answer, Mapping) else None
@@ -182,24 +184,33 @@ class ProviderClient:
                 raise Rejected(self._scrub(message))
             return answer
         except UpstreamError as exc:
-            outcome = f"{type(exc).__name__}: {exc}"
+            outcome, failure = f"{type(exc).__name__}: {exc}", exc
             raise
         finally:
-            logger.info("upstream %s provider=%s ids=%d %.0fms %s", action, self._name, ids,
-                        (time.monotonic() - started) * 1000, outcome)
+            seconds = time.monotonic() - started
+            logger.info("upstream %s provider=%s ids=%d %.0fms %s", action, self._name, ids, seconds * 1000, outcome)
+            observe_upstream_call(provider=self._name, action=action, seconds=seconds, error=failure)
 
     def _send(self, payload: dict[str, str], *, creates: bool) -> Any:
         lost = UnknownOutcome if creates else Unavailable  # what "sent, but no answer" means for this call
         if not self._key:
             # Changing a provider's URL clears its key: nothing goes out until the key is entered again.
             raise Unavailable("no API key: enter the provider's key again")
+        # A call that creates something upstream ends by the timeout, whatever the server does (a Deadline):
+        # a claim older than twice the timeout then belongs to a dead worker, never to a slow call.
+        deadline = Deadline(self._timeout[1]) if creates else contextlib.nullcontext()
         try:
-            if self._format == "json":
-                response = self._session.post(self._url, json=payload, timeout=self._timeout)
-            elif self._format == "get":
-                response = self._session.get(self._url, params=payload, timeout=self._timeout)
-            else:
-                response = self._session.post(self._url, data=payload, timeout=self._timeout)
+            with deadline:
+                if self._format == "json":
+                    response = self._session.post(self._url, json=payload, timeout=self._timeout)
+                elif self._format == "get":
+                    response = self._session.get(self._url, params=payload, timeout=self._timeout)
+                else:
+                    response = self._session.post(self._url, data=payload, timeout=self._timeout)
+            if getattr(deadline, "cut", False):
+                # The socket was shut under a reply still coming: what was read may look whole (headers end
+                # at the cut) but is not the upstream's answer.
+                raise lost("no whole answer within the timeout")
         except requests.ConnectTimeout:
             raise Unavailable("connect timeout") from None
         except requests.Timeout:
@@ -208,10 +219,14 @@ class ProviderClient:
             refused = _address_refused(exc)
             if refused is not None:
                 raise Unavailable(f"address refused: {refused.refusal} (PROVIDER_URLS_ALLOW_PRIVATE is off)") from None
+            if getattr(deadline, "cut", False):
+                raise lost("no whole answer within the timeout") from None
             if _never_sent(exc):
                 raise Unavailable("connection refused or unreachable") from None
             raise lost("connection lost after the request was sent") from None
         except requests.RequestException as exc:
+            if getattr(deadline, "cut", False):
+                raise lost("no whole answer within the timeout") from None
             raise lost(f"transport error ({type(exc).__name__})") from None
         code = response.status_code
         if code == 429:
@@ -250,10 +265,11 @@ class ProviderClient:
                            len(items) - len(services))
         return services
 
-    def add(self, *, service_id: str, fields: Mapping[str, object]) -> str:
-        """Create an order upstream; `fields` are the type's v2 fields (link, quantity, comments…).
-        Returns the upstream order id. Raises Rejected, Unavailable, or UnknownOutcome."""
-        params: dict[str, object] = {"service": service_id}
+    def add(self, *, service_id: str, fields: Mapping[str, object], request_id: str | None = None) -> str:
+        """Create an order upstream; `fields` are the type's v2 fields (link, quantity, comments…); `request_id`
+        our stable token of the order (a panel that honours it answers a repeat with the same order; others
+        ignore it). Returns the upstream order id. Raises Rejected, Unavailable, or UnknownOutcome."""
+        params: dict[str, object] = {"service": service_id, **({"request_id": request_id} if request_id else {})}
         for name, value in fields.items():
             if value is None or value == "":
                 continue

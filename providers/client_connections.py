@@ -5,7 +5,9 @@ Mounted on the client's session; nothing else opens connections upstream.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -64,19 +66,101 @@ class _PublicAddressesOnly:
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}") from error
 
 
-class _CheckedHTTPConnection(_PublicAddressesOnly, HTTPConnection):
+_current = threading.local()
+
+
+class Deadline:
+    """A hard end for one upstream call, whatever the server does: when `seconds` have passed, the socket
+    carrying the call is shut down, and the blocked read fails at once.
+
+    The client's timeout alone does not bound a call: it limits each wait for the next bytes, so a server
+    that sends a byte every few seconds keeps a call open for ever. Only with this bound may a claim
+    older than a few timeouts be taken for a dead worker's (orders.pipeline.send).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._connections: set = set()
+        self.expired = False
+        self.cut = False  # a connection was shut down mid-call: whatever came back is not a whole answer
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+        _current.deadline = None
+        with self._lock:
+            self._connections.clear()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for connection in self._connections:
+                self.cut = True
+                _shut(connection)
+
+    def attach(self, connection) -> None:
+        with self._lock:
+            connection._deadline = self
+            if self.expired:
+                self.cut = True
+                _shut(connection)
+            else:
+                self._connections.add(connection)
+
+    def detach(self, connection) -> None:
+        # Under the lock: once a connection is back in the pool for another call, this deadline must not
+        # touch it, even if it expires this very moment.
+        with self._lock:
+            self._connections.discard(connection)
+            connection._deadline = None
+
+
+def _shut(connection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _UnderDeadline:
+    """Connections that put themselves under the calling thread's Deadline, if it has one."""
+
+    _deadline: Deadline | None = None
+
+    def request(self, *args, **kwargs):
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.attach(self)
+        return super().request(*args, **kwargs)
+
+
+class _CheckedHTTPConnection(_UnderDeadline, _PublicAddressesOnly, HTTPConnection):
     pass
 
 
-class _CheckedHTTPSConnection(_PublicAddressesOnly, HTTPSConnection):
+class _CheckedHTTPSConnection(_UnderDeadline, _PublicAddressesOnly, HTTPSConnection):
     pass
 
 
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+class _ReleasesDeadline:
+    def _put_conn(self, conn) -> None:
+        deadline = getattr(conn, "_deadline", None)
+        if deadline is not None:
+            deadline.detach(conn)
+        super()._put_conn(conn)
+
+
+class _CheckedHTTPConnectionPool(_ReleasesDeadline, HTTPConnectionPool):
     ConnectionCls = _CheckedHTTPConnection
 
 
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+class _CheckedHTTPSConnectionPool(_ReleasesDeadline, HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 

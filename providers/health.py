@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from notify.events import provider_balance_checked
 from providers.client import Balance, ProviderClient, Rejected, Unavailable
 from providers.models import Provider
 
@@ -108,6 +109,9 @@ def provider_balance_fetch(*, provider: Provider, now: datetime | None = None) -
     Provider.objects.filter(pk=provider.pk).update(**changes)
     for name, value in changes.items():
         setattr(provider, name, value)
+    # Staff are mailed once per low episode, not on every check while it lasts.
+    provider_balance_checked(provider=provider, balance=balance.amount,
+                             currency=balance.currency or provider.currency, now=now)
     return balance
 
 

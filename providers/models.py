@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -36,6 +37,36 @@ class Provider(models.Model):
         "instead of refunding it.",
     )
     low_balance_threshold = MoneyField(default=0)
+    idempotent_add = models.BooleanField(
+        default=False,
+        help_text="Its `add` honours our `request_id` (another copy of this panel, or a panel that documents it): "
+        "an `add` whose answer was lost is sent again with the same request_id until the answer is definite.",
+    )
+    # Capacity: what the provider takes at once, shared by every worker (providers.client_capacity).
+    send_concurrency = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1)],
+        help_text="At most this many `add` calls in flight at once, across all workers.",
+    )
+    send_per_second = models.DecimalField(
+        max_digits=7, decimal_places=2, default=0, validators=[MinValueValidator(0)],
+        help_text="At most this many `add` calls per second, across all workers; 0: no limit but the one above.",
+    )
+    poll_concurrency = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1)],
+        help_text="At most this many status requests (100 orders each) in flight at once.",
+    )
+    # Orders whose `add` outcome is unknown (orders.pipeline.unknown_policy).
+    unknown_policy = models.CharField(
+        max_length=8, choices=[("hold", "Hold for the admin"), ("refund", "Refund the customer after a while")],
+        default="hold",
+        help_text="Orders sent to this provider with no answer to `add`: hold them until an admin resolves them, "
+        "or refund the customer once they are older than the hours below. A refunded order stays for the admin "
+        "to check (it may exist upstream after all: the panel then carries its cost).",
+    )
+    unknown_refund_after_hours = models.PositiveIntegerField(
+        default=24, validators=[MinValueValidator(1)],
+        help_text="With the refund policy: hours after the order was sent before its customer is refunded.",
+    )
     # Health, written by the pipeline.
     upstream_balance = MoneyField(null=True, blank=True)
     upstream_balance_checked_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +82,24 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProviderLease(models.Model):
+    """One slot of a per-provider limit (calls in flight, a pace), shared by every worker through the
+    database when no Redis is configured (providers.client_capacity)."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=20)
+    slot = models.PositiveSmallIntegerField()
+    holder = models.CharField(max_length=32, blank=True)
+    # Seconds since the epoch: when the lease ends (free once past), or, for a pace, the next free instant.
+    free_at = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "name", "slot"], name="provider_lease_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.name}:{self.slot}"
 
 
 class ExchangeRate(models.Model):
@@ -103,6 +152,19 @@ class Service(models.Model):
     min = models.PositiveIntegerField(default=1)
     max = models.PositiveIntegerField(default=1)
     refill = models.BooleanField(default=False)
+    # The operator's refill rules (orders.selectors.refill_refusal); a sync never touches them.
+    refill_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Refills are accepted this many days after the order is completed; "
+        "empty: no limit.",
+    )
+    refill_max = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many refills per order (refused ones do not count); "
+        "empty: no limit.",
+    )
+    refill_cooldown_hours = models.PositiveIntegerField(
+        default=0, blank=True, help_text="Hours after one refill request before the same order may ask again; "
+        "0 or empty: none.",
+    )
     cancel = models.BooleanField(default=False)
     dripfeed = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -126,6 +188,27 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.name}"
+
+
+class ServiceAlternate(models.Model):
+    """Another provider's service a sellable service may be sent to when its own provider cannot take an
+    order (orders.failover), tried by `priority`, lowest first. Its terms (type, limits, cost) are read
+    from that provider's catalogue: a Service row for (provider, upstream_service_id), possibly inactive."""
+
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="alternates")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="+")
+    upstream_service_id = models.CharField(max_length=64)
+    priority = models.PositiveIntegerField(default=10, help_text="Alternates are tried lowest first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["service", "priority", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "provider"], name="service_alternate_one_per_provider"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} → {self.provider_id}:{self.upstream_service_id}"
 
 
 class ServiceChange(models.Model):

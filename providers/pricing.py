@@ -13,8 +13,9 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, NewType
 
 from django.conf import settings
+from django.utils import formats
 
-from accounts.money import MONEY_DECIMAL_PLACES, quantize
+from accounts.money import MONEY_DECIMAL_PLACES, MONEY_ROUNDING, quantize
 from providers.ordertypes import OrderType
 
 if TYPE_CHECKING:
@@ -103,6 +104,20 @@ def margin_percent(*, rate: Decimal, cost: Decimal) -> Decimal | None:
     return ((Decimal(rate) - Decimal(cost)) / Decimal(cost) * HUNDRED).quantize(Decimal("0.01"))
 
 
+def keeps_margin(*, rate: PanelAmount, cost: PanelAmount, min_margin_percent: Decimal) -> bool:
+    """Whether selling at `rate` something that costs `cost` (both per 1000, in the panel currency) keeps at
+    least `min_margin_percent` over the cost: the failover's guard against selling at a loss."""
+    margin = margin_percent(rate=rate, cost=cost)
+    return Decimal(rate) >= 0 if margin is None else margin >= Decimal(min_margin_percent)
+
+
+def cost_difference_percent(*, cost: PanelAmount, other: PanelAmount) -> Decimal | None:
+    """How far `other` is from `cost`, in percent of `cost`, either way (None when `cost` is zero)."""
+    if not cost:
+        return None
+    return (abs(Decimal(other) - Decimal(cost)) / Decimal(cost) * HUNDRED).quantize(Decimal("0.01"))
+
+
 # --- the customer's rate ---------------------------------------------------------------------------------------
 
 
@@ -147,3 +162,46 @@ def subscription_units(*, posts: int, post_max: int | None) -> int:
 def charge_for(*, rate: Decimal, units: int | Decimal) -> PanelAmount:
     """What `units` cost at `rate` per 1000, rounded half up to the money precision."""
     return PanelAmount(quantize(Decimal(rate) * Decimal(units) / PER))
+
+
+# --- showing amounts -------------------------------------------------------------------------------------------
+
+
+def display_decimals() -> int:
+    """Decimals every amount is shown with: the setting, capped by what a money column keeps."""
+    return max(0, min(int(settings.MONEY_DISPLAY_DECIMALS), MONEY_DECIMAL_PLACES))
+
+
+def round_for_display(amount: Decimal, *, decimals: int | None = None) -> Decimal:
+    """`amount` at the shown precision, by the money rounding rule (half up), never by the browser's."""
+    places = display_decimals() if decimals is None else decimals
+    return Decimal(amount).quantize(ONE.scaleb(-places), rounding=MONEY_ROUNDING)
+
+
+def format_money(amount: Decimal | int | str | None, *, decimals: int | None = None) -> str:
+    """The one way an amount is shown to a person: a fixed number of decimals, in the active language's
+    separators (1,234.5000 in English, 1.234,5000 in Indonesian). Empty for None.
+
+    For reading only: figures a script or the page's JavaScript reads are `money_plain` (or plain JSON).
+    """
+    if amount is None or amount == "":
+        return ""
+    rounded = round_for_display(Decimal(amount), decimals=decimals)
+    if not rounded:
+        rounded = abs(rounded)  # -0.00001 shows as 0.0000, not -0.0000
+    places = -rounded.as_tuple().exponent
+    return formats.number_format(rounded, places, use_l10n=True, force_grouping=True)
+
+
+def format_money_apart(*amounts: Decimal) -> list[str]:
+    """`amounts` formatted to be told apart: at the shown decimals, or at the stored ones where two would
+    otherwise look the same (a balance of 0.07442 against a charge of 0.07443)."""
+    shown = [format_money(amount) for amount in amounts]
+    if len(set(shown)) < len(set(amounts)):
+        return [format_money(amount, decimals=MONEY_DECIMAL_PLACES) for amount in amounts]
+    return shown
+
+
+def money_plain(amount: Decimal) -> str:
+    """`amount` at the money precision as machine text, whatever the language: "0.07443"."""
+    return f"{quantize(Decimal(amount)):f}"

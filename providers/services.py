@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from providers.bulk import bulk_update_rows
+from providers.catalogue import catalogue_changed
 from providers.client import Balance, Rejected, Unavailable
 from providers.client_addresses import url_refusal
 from providers.health import provider_balance_fetch
@@ -78,8 +79,12 @@ def provider_create(
     api_key: str,
     currency: str = "USD",
     markup_percent: Decimal | str | None = None,
+    idempotent_add: bool = False,
 ) -> Provider:
-    """Register an upstream panel. Raises ProviderError (nothing stored) on bad input or a taken name."""
+    """Register an upstream panel. Raises ProviderError (nothing stored) on bad input or a taken name.
+
+    `idempotent_add`: its `add` honours our `request_id` (another copy of this panel), so an `add` whose
+    answer was lost may be sent again."""
     name = (name or "").strip()
     if not name:
         raise ProviderError("A provider needs a name")
@@ -94,6 +99,7 @@ def provider_create(
         api_key=api_key,
         currency=_currency_clean(currency),
         markup_percent=markup_clean(markup_percent),
+        idempotent_add=idempotent_add,
     )
     try:
         with transaction.atomic():
@@ -143,6 +149,8 @@ def service_reprice(*, service_ids: Iterable[int]) -> int:
         if changed:
             bulk_update_rows(changed, ["rate", "updated_at"])
             ServiceChange.objects.bulk_create(rows)
+        # Whatever led here (a markup, a category, a provider switched off) may change what the API lists.
+        catalogue_changed()
     return len(changed)
 
 
@@ -162,7 +170,9 @@ def service_set_active(*, service_ids: Iterable[int], active: bool) -> int:
     if active:
         services = services.filter(available_upstream=True)
     # deactivated_by_sync cleared: the admin's choice now stands, the next sync keeps it.
-    return services.update(is_active=active, deactivated_by_sync=False, updated_at=timezone.now())
+    count = services.update(is_active=active, deactivated_by_sync=False, updated_at=timezone.now())
+    catalogue_changed()
+    return count
 
 
 def service_move_to_category(*, service_ids: Iterable[int], category: Category) -> int:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.money import CENT
 from providers.bulk import bulk_update_rows
+from providers.catalogue import catalogue_changed
 from providers.client import ProviderClient, Rejected, Unavailable, UpstreamService
 from providers.models import Category, Provider, Service, ServiceChange
 from providers.ordertypes import ORDER_TYPES
@@ -219,11 +220,16 @@ def services_sync(*, provider: Provider) -> SyncResult:
         # Bookkeeping only, not a change an admin needs to review.
         change_rows = [row for row in change_rows if row.field != "deactivated_by_sync"]
         if created:
-            Service.objects.bulk_create(created)
+            Service.objects.bulk_create(created)  # sets their ids: the insert returns them
+            # New services are news too (the public updates page): one row each, in the same insert as the rest.
+            change_rows.extend(ServiceChange(service=service, field="added", new_value=_text(service.rate))
+                               for service in created)
         if updated:
             bulk_update_rows(updated, sorted(update_fields | {"updated_at"}))
         if change_rows:
             ServiceChange.objects.bulk_create(change_rows)
+        if created or updated:
+            catalogue_changed()  # the API's cached services bodies (bulk writes send no save signals)
         Provider.objects.filter(pk=provider.pk).update(last_synced_at=now)
     caller_provider.last_synced_at = now
     return result

@@ -4,39 +4,39 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 from django.utils import timezone
 
-from orders.pipeline import poll, requests, send, settle
+from orders import failover
+from orders.pipeline import poll, requests, send, send_drain, settle
 from providers import health
 
 logger = logging.getLogger(__name__)
 
 
-def _send_in_thread(order_id: int) -> str:
-    try:
-        return send.order_send(order_id=order_id)
-    finally:
-        connections.close_all()
-
-
 def orders_send_due(*, now: datetime | None = None, threads: int = 1) -> Counter:
-    """Send every due paid order; returns a count per outcome. Threads only where rows are committed."""
-    ids = send.orders_due_for_sending(now=now)
+    """Send every due paid order; returns a count per outcome. Threads only where rows are committed:
+    then each provider is drained in turn, up to `threads` calls at once (and never past its own cap)."""
     if threads <= 1:
-        return Counter(send.order_send(order_id=pk, now=now) for pk in ids)
+        return Counter(send.order_send(order_id=pk, now=now) for pk in send.orders_due_for_sending(now=now))
     close_old_connections()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return Counter(pool.map(_send_in_thread, ids))
+    outcomes: Counter = Counter()
+    for provider in health.providers_ready(now=now).filter(orders__in=send.orders_due_for_sending(now=now)) \
+            .distinct():
+        outcomes.update(send_drain.provider_send_due(provider_id=provider.pk, now=now,
+                                                     threads=min(threads, provider.send_concurrency),
+                                                     seconds=float("inf")))
+    return outcomes
 
 
 def pipeline_cycle(*, now: datetime | None = None, send_threads: int = 1, check_balance: bool = True) -> dict:
-    """Sweep stale claims, send all due orders, then per ready provider: poll orders, send and poll
-    refills and cancels, check the upstream balance; finally settle anything left unsettled."""
+    """Sweep stale claims, move paid orders their provider cannot take to an alternate, send all due orders,
+    then per ready provider: poll orders, send and poll refills and cancels, check the upstream balance;
+    finally settle anything left unsettled."""
     summary: dict[str, object] = {"stale_to_unknown": send.orders_sweep_stale_sending(now=now)}
+    summary["failed_over"] = failover.orders_fail_over_waiting(now=now)
     sent = orders_send_due(now=now, threads=send_threads)
     summary["send"] = dict(sent)
     providers: dict[str, dict] = {}

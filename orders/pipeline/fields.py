@@ -9,6 +9,11 @@ _SUBSCRIPTION_COLUMNS = {"min": "sub_min", "max": "sub_max", "posts": "sub_posts
                          "delay": "sub_delay", "expiry": "sub_expiry", "username": "username"}
 
 
+def order_column(type_name: str, field: str) -> str:
+    """The Order column that keeps v2 field `field` of an order of type `type_name`."""
+    return _SUBSCRIPTION_COLUMNS[field] if type_name == SUBSCRIPTIONS else field
+
+
 def upstream_fields(order) -> dict[str, object]:
     """The `add` fields for `order`, by its service's type; empty optional fields are left out."""
     order_type = ORDER_TYPES[order.service.type]

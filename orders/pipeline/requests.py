@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from notify import events as notify_events
 from orders.models import CancelRequest, Refill, RequestStage, RequestStatus, UpstreamRequest
 from orders.pipeline import conf
 from orders.pipeline.settle import cancels_close_for_final_orders
@@ -48,7 +49,7 @@ def _claim(model, *, provider_id: int, stage: str, started: datetime, now: datet
         if settings.USES_POSTGRES:
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         rows = list(qs.select_related("order").only("id", "upstream_id", "status", "stage", "error", "updated_at",
-                                                  "order__upstream_id")
+                                                  "order__upstream_id", "order__customer_id")
                     [:conf.BATCH_SIZE])
         if rows:
             model.objects.filter(pk__in=[r.pk for r in rows]).update(last_checked_at=now)
@@ -82,6 +83,8 @@ class _Kind:
     # Only these are sent (cancels: the order has an upstream id) or polled (cancels: the cancel has an id).
     send_only: Q | None = None
     poll_only: Q | None = None
+    # Told about the requests of a batch that just turned Rejected (refills: the customer is mailed).
+    on_rejected: Callable[[list], object] | None = None
 
 
 def _refill_accepted(answer: object) -> str | None:
@@ -93,7 +96,8 @@ def _cancel_accepted(answer: object) -> str | None:
 
 
 REFILLS = _Kind(model=Refill, send=lambda client, ids: client.refills(ids),
-                poll=lambda client, ids: client.refill_statuses(ids), accepted=_refill_accepted)
+                poll=lambda client, ids: client.refill_statuses(ids), accepted=_refill_accepted,
+                on_rejected=notify_events.refills_rejected)
 CANCELS = _Kind(model=CancelRequest, send=lambda client, ids: client.cancel(ids),
                 poll=lambda client, ids: client.cancel_statuses(ids), accepted=_cancel_accepted,
                 send_only=~Q(order__upstream_id=""), poll_only=~Q(upstream_id=""))
@@ -128,6 +132,8 @@ def _send(kind: _Kind, *, provider_id: int, now: datetime | None) -> RequestSumm
                 summary.refused += 1
             request.updated_at = batch_now
         bulk_update_rows(rows, ["upstream_id", "stage", "status", "error", "updated_at"])
+        if kind.on_rejected is not None:
+            kind.on_rejected([r for r in rows if r.status == RequestStatus.REJECTED])
     return summary
 
 
@@ -173,6 +179,8 @@ def _poll(kind: _Kind, *, provider_id: int, now: datetime | None) -> RequestSumm
             break
         summary.batches += 1
         _apply_request_statuses(rows, answers, summary, batch_now)
+        if kind.on_rejected is not None:
+            kind.on_rejected([r for r in rows if r.stage == RequestStage.FINAL and r.status == RequestStatus.REJECTED])
     return summary
 
 

@@ -14,9 +14,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from orders.add_requests import INCORRECT_REQUEST_ID, REQUEST_ID_DAYS, REQUEST_ID_MAX_LENGTH, REQUEST_ID_REUSED
 from orders.validation import MAX_INTERVAL_MINUTES, MAX_RUNS
 from panel.api.parsing import MAX_IDS
 from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS
+from webhooks.delivery import delivery_rules
+
+REQUEST_ID_HELP = (f"Optional: your own id for this order request, 1 to {REQUEST_ID_MAX_LENGTH} visible ASCII "
+                   "characters (letters, digits, punctuation; no spaces)")
+REQUEST_ID_NOTES = (f"With a `request_id`, the same request sent again within {REQUEST_ID_DAYS} days (an answer you "
+                    "did not get, a retry, copies sent at the same moment) answers the same `{\"order\": id}` and is "
+                    "charged once; the same `request_id` with other parameters answers "
+                    f"`{{\"error\": \"{REQUEST_ID_REUSED}\"}}`. Each customer's ids are their own.")
 
 
 @dataclass(frozen=True)
@@ -44,8 +53,10 @@ def _actions(currency: str) -> list[Action]:
              "rate": "8.00", "min": "10", "max": "1500", "refill": False, "cancel": True, "dripfeed": False},
         ], "Active services at your price (your discount applied). `rate` is per 1000 units."),
         Action("add", "Add order", "add", (("service", "Service ID"), ("…", "the fields of the service's type, "
-                                                                        "see Order types below")),
-               {"order": 23501}, "The charge is taken from your balance when the order is accepted."),
+                                                                        "see Order types below"),
+                                           ("request_id", REQUEST_ID_HELP)),
+               {"order": 23501},
+               "The charge is taken from your balance when the order is accepted. " + REQUEST_ID_NOTES),
         Action("status", "Order status", "status", (("order", "Order ID"),), status_one,
                "`start_count` is \"0\" until the provider reports it. `remains` is what is not delivered yet: "
                "the whole quantity until the provider reports progress, \"0\" once Completed. `charge` is what "
@@ -72,7 +83,9 @@ def _actions(currency: str) -> list[Action]:
                {"1": status_one, "10": {"error": "Incorrect order ID"}},
                "An order that does not exist or is not yours answers `Incorrect order ID`."),
         Action("refill", "Create refill", "refill", (("order", "Order ID"),), {"refill": "1"},
-               "Only for services with refill, on Completed or Partial orders."),
+               "Only for services with refill, on Completed or Partial orders, one at a time, and within the "
+               "service's refill rules (a period after completion, a number per order, hours between refills): "
+               "a refusal says which, see Errors."),
         Action("multi-refill", "Create multiple refill", "refill",
                (("orders", f"Order IDs separated by a comma, up to {MAX_IDS}"),),
                [{"order": 1, "refill": 1}, {"order": 2, "refill": 2},
@@ -143,8 +156,18 @@ ERRORS = (
     ("Quantity less than minimal N", "Below the service's minimum."),
     ("Quantity more than maximal N", "Above the service's maximum."),
     ("Not enough funds on balance", "The order costs more than your balance; nothing was charged."),
+    (REQUEST_ID_REUSED, f"This `request_id` named another `add` within the last {REQUEST_ID_DAYS} days; nothing "
+                        "was charged."),
+    (INCORRECT_REQUEST_ID, "The `request_id` is longer than 64 characters, or has spaces or characters outside "
+                           "visible ASCII."),
     ("Incorrect order ID", "No order with this id among yours."),
     ("Refill not found", "No refill with this id among yours."),
+    ("Refill available in 5 h", "The service's refill rules allow one refill per so many hours; this is when the "
+                                "order's next one may be asked for (\"in 40 min\" under an hour)."),
+    ("Refill limit reached: 3 per order", "The service allows this many refills per order; refused ones do "
+                                          "not count."),
+    ("The refill period ended on 2026-05-01 10:00 UTC", "The service accepts refills only so many days after "
+                                                        "the order was completed."),
     ("Cancel not found", "No cancel request with this id among yours."),
     ("Too many requests", "Rate limit reached: HTTP 429 with a Retry-After header (seconds)."),
 )
@@ -165,4 +188,5 @@ def api_docs(request: HttpRequest) -> HttpResponse:
         "max_ids": MAX_IDS,
         "rate_per_second": settings.API_RATE_LIMIT_PER_SECOND,
         "rate_burst": settings.API_RATE_LIMIT_BURST,
+        "webhook_rules": delivery_rules(),
     })

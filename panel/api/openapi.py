@@ -93,7 +93,8 @@ def _field_schemas() -> dict[str, dict]:
 
 
 def _request_schemas() -> dict[str, dict]:
-    from panel.api.docs import _actions, _order_types
+    from orders.add_requests import REQUEST_ID_MAX_LENGTH
+    from panel.api.docs import REQUEST_ID_HELP, _actions, _order_types
     from panel.api.parsing import MAX_ID, MAX_IDS
     from providers.ordertypes import ORDER_TYPES
 
@@ -131,10 +132,13 @@ def _request_schemas() -> dict[str, dict]:
         "BalanceRequest": shape("balance", "balance", "balance", {}, ()),
     }
     add_shapes = []
+    schemas["FieldRequestId"] = {"type": "string", "minLength": 1, "maxLength": REQUEST_ID_MAX_LENGTH,
+                                 "pattern": f"^[!-~]{{1,{REQUEST_ID_MAX_LENGTH}}}$", "description": REQUEST_ID_HELP}
     for order_type in ORDER_TYPES.values():
         name = "Add" + _camel(order_type.name)
         fields = {"service": ids(f"Service ID of a service whose `type` is {order_type.name}")}
         fields |= {field: field_schemas[field] for field in order_type.all_fields}
+        fields["request_id"] = _ref("FieldRequestId")
         schemas[name] = shape(f"add: {order_type.name}", "add", type_anchors[order_type.name], fields,
                               ("service", *order_type.required), order_type.notes)
         add_shapes.append(_ref(name))

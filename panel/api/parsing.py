@@ -175,8 +175,14 @@ def parse_id_list(raw: str) -> list[int]:
         raise IncorrectRequest("No ids")
     if len(parts) > MAX_IDS:
         raise IncorrectRequest(f"More than {MAX_IDS} ids")
+    ids = []
+    for part in parts:
+        # parse_id inlined for the plain case (resellers poll 100 ids at a time): ASCII digits, in range.
+        digits = part.strip()
+        value = int(digits) if len(digits) <= 19 and digits.isascii() and digits.isdigit() else 0
+        ids.append(value if 1 <= value <= MAX_ID else parse_id(part))
     # A repeated id is asked once: one refill or cancel per order, one answer per id.
-    return list(dict.fromkeys(parse_id(part) for part in parts))
+    return list(dict.fromkeys(ids))
 
 
 def plain_decimal(value: Decimal) -> str:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.selectors import customer_by_api_key
+from accounts.selectors import customer_by_api_key, customer_by_cached_api_key
 from panel.addresses import client_address
 from panel.api.actions import ACTIONS, INCORRECT_REQUEST
 from panel.api.parsing import IncorrectRequest, RequestTooLarge, request_params
@@ -26,6 +26,7 @@ from panel.api.ratelimit import (
     key_lookup_end,
     rate_limit_hit,
 )
+from panel.metrics.counters import count_api_request
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +38,10 @@ MAX_KEY_LENGTH = 200
 
 
 def json_response(answer: object, *, status: int = 200) -> HttpResponse:
+    """`answer` as JSON; bytes are sent as they are (a body encoded once and cached, the services list)."""
     # orjson: the 2,000-service list encodes in well under a millisecond, where json takes several.
-    return HttpResponse(orjson.dumps(answer), content_type="application/json", status=status)
+    body = answer if isinstance(answer, bytes) else orjson.dumps(answer)
+    return HttpResponse(body, content_type="application/json", status=status)
 
 
 def _too_many(verdict: Verdict | KeyLookup) -> HttpResponse:
@@ -64,52 +67,79 @@ def _declared_length(request: HttpRequest) -> int:
 def api_v2(request: HttpRequest) -> HttpResponse:
     """Every answer is JSON with HTTP 200, errors included, except rate limiting (429), a body too
     large to read (413) and a fault of ours (500)."""
+    call = _Call()
     try:
-        return _dispatch(request)
+        response = _dispatch(request, call)
     except Exception:
         logger.exception("API request failed")
-        return json_response({"error": INTERNAL_ERROR}, status=500)
+        response = json_response({"error": INTERNAL_ERROR}, status=500)
+        call.answer = "internal_error"
+    count_api_request(action=call.action, answer=call.answer, status=response.status_code)
+    return response
 
 
-def _dispatch(request: HttpRequest) -> HttpResponse:
+class _Call:
+    """What the metrics count of one request: the action asked for and how it was answered."""
+
+    __slots__ = ("action", "answer")
+
+    def __init__(self) -> None:
+        self.action = ""
+        self.answer = "ok"
+
+
+def _refusal(call: _Call, answer: str, message: str, *, status: int = 200) -> HttpResponse:
+    call.answer = answer
+    return json_response({"error": message}, status=status)
+
+
+def _dispatch(request: HttpRequest, call: _Call) -> HttpResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and _declared_length(request) > limit:
         # Refused unread: neither parsed nor kept, whatever it holds and whoever sends it.
-        return json_response({"error": REQUEST_TOO_LARGE}, status=413)
+        return _refusal(call, "too_large", REQUEST_TOO_LARGE, status=413)
     try:
         params = request_params(request)
     except RequestTooLarge:
-        return json_response({"error": REQUEST_TOO_LARGE}, status=413)
+        return _refusal(call, "too_large", REQUEST_TOO_LARGE, status=413)
     except IncorrectRequest:
-        return json_response({"error": INCORRECT_REQUEST})
+        return _refusal(call, "incorrect_request", INCORRECT_REQUEST)
+    call.action = params.get("action", "").strip().lower()
     key = params.get("key", "").strip()
     if not key or not _plausible_key(key):
-        return json_response({"error": INVALID_API_KEY})
+        return _refusal(call, "invalid_key", INVALID_API_KEY)
     # Counted before the key is looked up, so a flood from one key never reaches the database.
     digest = key_digest(key)
     verdict = rate_limit_hit(digest=digest)
     if not verdict.allowed:
+        call.answer = "rate_limited"
         return _too_many(verdict)
-    # A new key for every guess escapes the per-key limit, not this one: failed lookups per address.
-    lookup = key_lookup_begin(digest=digest, address=client_address(request))
-    if not lookup.allowed:
-        return _too_many(lookup)
-    customer = customer_by_api_key(key)
-    key_lookup_end(lookup, found=customer is not None)
+    # A key found lately is a customer's: no failure to count, and no database. Any other key may be a
+    # guess: a new key for every guess escapes the per-key limit, not this one (failed lookups per address).
+    customer = customer_by_cached_api_key(key)
     if customer is None:
-        return json_response({"error": INVALID_API_KEY})
-    handler = ACTIONS.get(params.get("action", "").strip().lower())
+        lookup = key_lookup_begin(digest=digest, address=client_address(request))
+        if not lookup.allowed:
+            call.answer = "rate_limited"
+            return _too_many(lookup)
+        customer = customer_by_api_key(key)
+        key_lookup_end(lookup, found=customer is not None)
+        if customer is None:
+            return _refusal(call, "invalid_key", INVALID_API_KEY)
+    handler = ACTIONS.get(call.action)
     if handler is None:
-        return json_response({"error": INCORRECT_REQUEST})
+        return _refusal(call, "incorrect_request", INCORRECT_REQUEST)
     try:
         answer = handler(customer, params)
     except IncorrectRequest:
-        answer = {"error": INCORRECT_REQUEST}
+        return _refusal(call, "incorrect_request", INCORRECT_REQUEST)
     except Exception:
         # A fault of ours, not a refusal: HTTP 500 tells a v2 client the outcome is unknown (an `add`
         # must not be blindly resent), while the body stays JSON.
         logger.exception("API action %r failed", params.get("action"))
-        return json_response({"error": INTERNAL_ERROR}, status=500)
+        return _refusal(call, "internal_error", INTERNAL_ERROR, status=500)
+    if isinstance(answer, dict) and "error" in answer:
+        call.answer = "error"  # a refusal in the protocol's words (funds, a service id, an order id...)
     return json_response(answer)
 
 

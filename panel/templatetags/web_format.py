@@ -10,22 +10,33 @@ from django.conf import settings
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django.utils.translation import gettext
+
+from providers.pricing import format_money
 
 register = template.Library()
 
 
 @register.filter
 def money(value) -> str:
-    """An amount with at least 2 and at most 5 decimals, trailing zeros dropped: 12.50, 0.0012."""
+    """An amount as every page shows it: providers.pricing.format_money (fixed decimals, the language's
+    separators)."""
     if value is None or value == "":
         return ""
     try:
-        amount = Decimal(str(value))
+        return format_money(Decimal(str(value)))
     except InvalidOperation:
         return str(value)
-    text = f"{amount:,.5f}".rstrip("0")
-    whole, _, decimals = text.partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+@register.filter
+def rejection_reason(request_row) -> str:
+    """Why a refill or cancel was rejected, for the customer: the provider's words as it gave them (ours, in
+    their language, where the words are ours). Empty unless rejected: other notes on a request are internal."""
+    if getattr(request_row, "status", "") != "Rejected":
+        return ""
+    error = (request_row.error or "").strip()
+    return gettext(error) if error else gettext("The provider did not accept the request.")
 
 
 @register.filter

@@ -14,7 +14,7 @@ STATUS_WORDS = (
 LEDGER_WORDS = (
     _("Deposit"), _("Charge"), _("Refund"), _("Adjustment"),
     _("Order"), _("Manual"), _("Payment request"), _("Failed send"), _("Subscription ended"), _("Payment"),
-    _("Deposit bonus"),
+    _("Deposit bonus"), _("Not confirmed by the provider"),
 )
 
 DEPOSIT_WORDS = (
@@ -38,4 +38,11 @@ FIELD_WORDS = (
     _("Quantity max"), _("Posts"), _("Number of new (future) posts to deliver to; unlimited when empty"),
     _("Old posts"), _("Number of existing posts to deliver to"), _("Delay"), _("Delay in minutes"),
     _("Expiry"), _("Expiry date, d/m/Y"),
+)
+
+# Refusals and notes the orders app writes in the API's English; the pages translate them when shown.
+REQUEST_WORDS = (
+    _("Cancel is not available for this service"), _("The order is already finished"),
+    _("Cancellation request was sent earlier"), _("The order is being sent to the provider; try again in a minute"),
+    _("Incorrect order ID"), _("No answer for this order"),
 )

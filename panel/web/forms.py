@@ -6,13 +6,15 @@ import zoneinfo
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from panel.web import throttle, two_factor
+from notify.kinds import CUSTOMER_KINDS
+from panel.web import order_help, throttle, two_factor
 from providers.models import Service
 from providers.ordertypes import FIELDS, ORDER_TYPES, SUBSCRIPTION_DELAYS
 
@@ -27,6 +29,16 @@ MAX_DEPOSIT = Decimal("1000000")
 
 
 LOCKED_MESSAGE = _("Too many failed sign-in attempts. Try again in %(minutes)s minutes.")
+
+
+class SaysNoInsteadOfCutting:
+    """No `maxlength` on the inputs: a browser cuts pasted text at it without a word (a 5,000-character link
+    became its first 2,000), so the server checks the length and says so next to the field."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
 
 
 def _locked_error() -> ValidationError:
@@ -125,7 +137,7 @@ class TwoFactorDisableForm(SecondFactorForm):
         return super().clean()
 
 
-class SignupForm(forms.Form):
+class SignupForm(SaysNoInsteadOfCutting, forms.Form):
     """Shape and password rules only. Whether the username is free is asked last, by the view, once the
     attempt has been counted against the address (see panel.web.views.auth.signup)."""
 
@@ -160,7 +172,25 @@ class TimezoneForm(forms.Form):
     timezone = forms.ChoiceField(label=_("Time zone"), choices=_timezone_choices)
 
 
-class PaymentRequestForm(forms.Form):
+class MailPreferencesForm(forms.Form):
+    """One checkbox per mail a customer may turn off (or on, for opt-in ones); security mails always go."""
+
+    language = forms.ChoiceField(label=_("Language of mails"), choices=settings.LANGUAGES)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in CUSTOMER_KINDS.values():
+            self.fields[f"mail_{kind.name}"] = forms.BooleanField(label=kind.label, required=False)
+
+    @staticmethod
+    def initial_for(*, wanted: dict[str, bool], language: str) -> dict:
+        return {"language": language, **{f"mail_{name}": on for name, on in wanted.items()}}
+
+    def wanted(self) -> set[str]:
+        return {name for name in CUSTOMER_KINDS if self.cleaned_data.get(f"mail_{name}")}
+
+
+class PaymentRequestForm(SaysNoInsteadOfCutting, forms.Form):
     amount = forms.DecimalField(
         label=_("Amount"), min_value=Decimal("0.01"), max_value=MAX_DEPOSIT, max_digits=12, decimal_places=2
     )
@@ -194,19 +224,26 @@ class ApiKeyConfirmForm(forms.Form):
     )
 
 
-class MassOrderForm(forms.Form):
+class MassOrderForm(SaysNoInsteadOfCutting, forms.Form):
     orders = forms.CharField(
         label=_("Orders"),
-        widget=forms.Textarea(attrs={"rows": 10, "placeholder": "12 | https://example.com/p/1 | 1000"}),
-        help_text=_("One order per line: service_id | link | quantity"), max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_("One order per line: service ID | link | quantity"), max_length=200_000,
     )
 
+    def __init__(self, *args, example: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if example:
+            self.fields["orders"].widget.attrs["placeholder"] = "\n".join(example)
 
-def _order_field(name: str, *, required: bool) -> forms.Field:
-    """A form field for one entry of the types table. All text: orders.validation does the checking."""
+
+def _order_field(name: str, *, required: bool, order_type: str) -> forms.Field:
+    """A form field for one entry of the types table. All text, and no length limit: orders.validation does
+    the checking, and its message shows next to the field (a `maxlength` would cut instead)."""
     spec = FIELDS[name]
     attrs = {"data-field": name}
     label = _(spec.label)
+    help_text = order_help.field_help(name, order_type)
     if spec.kind == "lines":
         widget = forms.Textarea(attrs={**attrs, "rows": 6})
     elif spec.kind == "int":
@@ -217,12 +254,12 @@ def _order_field(name: str, *, required: bool) -> forms.Field:
         widget = forms.TextInput(attrs={**attrs, "placeholder": "31/12/2026"})
     elif spec.kind == "choice":
         choices = [("", "—")] + [(str(d), str(d)) for d in SUBSCRIPTION_DELAYS]
-        return forms.ChoiceField(label=label, choices=choices, required=False, help_text=_(spec.help),
+        return forms.ChoiceField(label=label, choices=choices, required=False, help_text=help_text,
                                  widget=forms.Select(attrs=attrs))
     else:
         widget = forms.TextInput(attrs=attrs)
-    field = forms.CharField(label=label, required=False, help_text=_(spec.help), widget=widget,
-                            max_length=spec.max_length or None, strip=spec.kind != "lines")
+    field = forms.CharField(label=label, required=False, help_text=help_text, widget=widget,
+                            strip=spec.kind != "lines")
     field.order_required = required
     return field
 
@@ -237,7 +274,8 @@ class OrderForm(forms.Form):
         for name in self.order_type.all_fields:
             if name in ("runs", "interval") and not service.dripfeed:
                 continue
-            self.fields[name] = _order_field(name, required=name in self.order_type.required)
+            self.fields[name] = _order_field(name, required=name in self.order_type.required,
+                                             order_type=self.order_type.name)
         self.dripfeed_fields = [n for n in ("runs", "interval") if n in self.fields]
 
     def main_fields(self):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from panel.web.views import account, auth, orders, payments, security
+from panel.web.views import account, auth, orders, payments, security, tickets, updates, webhooks
 
 urlpatterns = [
     path("", account.dashboard, name="dashboard"),
@@ -25,6 +25,9 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel/", orders.order_cancel, name="order_cancel"),
     path("refills/", orders.refill_list, name="refills"),
     path("services/", account.service_list, name="services"),
+    path("updates/", updates.service_updates, name="service_updates"),
+    path("updates/feed/", updates.service_updates_feed, name="service_updates_feed"),
+    path("announcements/<int:announcement_id>/dismiss/", updates.dismiss_announcement, name="announcement_dismiss"),
     path("funds/", payments.funds, name="funds"),
     path("funds/quote/", payments.deposit_quote, name="deposit_quote"),
     path("funds/deposits/<int:deposit_id>/", payments.deposit_detail, name="deposit_detail"),
@@ -33,5 +36,13 @@ urlpatterns = [
     path("transactions/", account.transactions, name="transactions"),
     path("api-access/", account.api_access, name="api_access"),
     path("api-access/new-key/", account.api_key_regenerate, name="api_key_regenerate"),
+    path("api-access/webhooks/", webhooks.webhook_add, name="webhook_add"),
+    path("api-access/webhooks/<int:endpoint_id>/remove/", webhooks.webhook_remove, name="webhook_remove"),
+    path("api-access/webhooks/<int:endpoint_id>/enable/", webhooks.webhook_enable, name="webhook_enable"),
+    path("api-access/webhooks/<int:endpoint_id>/test/", webhooks.webhook_test, name="webhook_test"),
     path("account/", account.account, name="account"),
+    path("tickets/", tickets.ticket_list, name="tickets"),
+    path("tickets/new/", tickets.ticket_new, name="ticket_new"),
+    path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<int:ticket_id>/close/", tickets.ticket_close, name="ticket_close"),
 ]

@@ -5,14 +5,17 @@
     sim.url                          # http://127.0.0.1:PORT/api/v2
     sim.add_key("k", balance=50)
     sim.config.html_502_share = 0.5  # faults and quirks: see SimConfig
+    sim.config.honour_request_id = True  # `add` answers a repeated request_id with the same order
     sim.request_counts["status"], sim.accepted_adds, sim.transports, sim.connections
+    sim.request_log                  # (monotonic time, action, ids in the request) of the latest requests
     sim.advance(600)                 # move simulated time; speed=0 makes time move only this way
     sim.force(order_id, status="Partial", remains=157)
     sim.catalogue.first_of_type("Default", dripfeed=True), .set_rate(id, rate), .remove(id), .add(...)
     sim.stop()
 
 Orders progress lazily from the simulated clock: Pending → In progress → Completed, or Partial/Canceled
-for shares set in `sim.config`; refunds and per-post subscription charges land on the key's balance.
+for shares set in `sim.config`; refunds and per-post subscription charges land on the key's balance, and a
+refunded order's status answers its `charge` less the refund (what it cost the key).
 Drip-feed orders report `runs` started (with `dripfeed_child_orders`, their runs' ids in `orders`).
 Subscriptions get new posts at `config.subscription_posts_per_hour` (old posts at once), each charged
 as it arrives, and report `posts` (old ones included): Active, Paused while the key cannot pay the next
@@ -23,7 +26,8 @@ Canceled after a cancel.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from decimal import Decimal
 
 from providers.simulator.api import Api
@@ -36,6 +40,8 @@ __all__ = ["DEMO_KEY", "Simulator", "SimConfig", "SimService"]
 
 DEMO_KEY = "demo-key"
 DEMO_BALANCE = Decimal("1000000")
+# Requests kept in `request_log`: a long-running demo must not grow it without end.
+REQUEST_LOG_SIZE = 200_000
 
 
 class Simulator:
@@ -52,6 +58,8 @@ class Simulator:
         self.request_counts: Counter[str] = Counter()  # by action ("cancels" for cancel status requests)
         self.transports: Counter[str] = Counter()  # "form", "json", "get"
         self.connections = 0  # TCP connections accepted: shows whether clients pool them
+        # Per request: when, which action, how many ids it carried (orders=, refills=, cancels=).
+        self.request_log: deque[tuple[float, str, int]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.stopping = threading.Event()
         self._counts_lock = threading.Lock()
         self._server: SimulatorServer | None = None
@@ -127,10 +135,11 @@ class Simulator:
 
     # Faults ----------------------------------------------------------------------------------------------
 
-    def count_request(self, action: str, transport: str) -> None:
+    def count_request(self, action: str, transport: str, ids: int = 0) -> None:
         with self._counts_lock:
             self.request_counts[action] += 1
             self.transports[transport] += 1
+            self.request_log.append((time.monotonic(), action, ids))
 
     def count_connection(self) -> None:
         with self._counts_lock:

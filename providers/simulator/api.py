@@ -123,7 +123,7 @@ class Api:
                 raise ApiError(f"Missing required field: {name}")
         fields = {name: str(params[name]) for name in order_type.all_fields if str(params.get(name, "")).strip()}
         if service.type == ot.SUBSCRIPTIONS:
-            return self._add_subscription(account, service, fields)
+            return self._add_subscription(account, service, fields, request_id=params.get("request_id", ""))
         link = fields["link"].strip()
         if len(link) > 2000 or not (_URL.match(link) or _HANDLE.match(link)):
             raise ApiError("Incorrect link")
@@ -155,9 +155,11 @@ class Api:
                     raise ApiError("Incorrect runs or interval")
                 quantity *= runs
             charge = price(service.rate, quantity)
-        return self._place(account, service, fields, quantity, charge, runs=runs, interval=interval)
+        return self._place(account, service, fields, quantity, charge, runs=runs, interval=interval,
+                           request_id=params.get("request_id", ""))
 
-    def _add_subscription(self, account: Account, service: SimService, fields: dict[str, str]) -> object:
+    def _add_subscription(self, account: Account, service: SimService, fields: dict[str, str], *,
+                          request_id: str = "") -> object:
         if not _HANDLE.match(fields["username"].strip()) and not _URL.match(fields["username"].strip()):
             raise ApiError("Incorrect username")
         low, high = _int(fields["min"], "min"), _int(fields["max"], "max")
@@ -189,15 +191,23 @@ class Api:
             raise ApiError("Not enough funds on balance")
         sub = {"min": low, "max": high, "delay": delay, "posts": posts, "old_posts": old_posts,
                "expiry_at": expiry_at}
-        return self._place(account, service, fields, 0, Decimal(0), sub=sub)
+        return self._place(account, service, fields, 0, Decimal(0), sub=sub, request_id=request_id)
 
     def _place(self, account: Account, service: SimService, fields: dict[str, str], quantity: int,
-               charge: Decimal, **extra) -> dict:
+               charge: Decimal, *, request_id: str = "", **extra) -> dict:
+        request_id = request_id.strip()
+        honoured = bool(request_id) and self.config.honour_request_id
         with self.state.lock:
+            if honoured:
+                earlier = self.state.order_for_request(account.key, request_id)
+                if earlier is not None:
+                    if (earlier.service.service_id, earlier.fields) != (service.service_id, fields):
+                        raise ApiError("request_id already used with different parameters")
+                    return self._ok({"order": self._id(earlier.order_id)})
             if account.balance < charge:
                 raise ApiError("Not enough funds on balance")
             order = self.state.create_order(account=account, service=service, fields=fields, quantity=quantity,
-                                            charge=charge, **extra)
+                                            charge=charge, request_id=request_id, remember=honoured, **extra)
         return self._ok({"order": self._id(order.order_id)})
 
     # status ----------------------------------------------------------------------------------------------
@@ -217,7 +227,9 @@ class Api:
     def _order_status(self, order: Order) -> dict:
         view = self.state.view(order)
         answer: dict[str, object] = {
-            "charge": self._num(order.charge), "start_count": self._num(order.start_count),
+            # What the order costs the buyer now: once a Partial or Canceled order is refunded, its charge
+            # less the refund, as this panel's own /api/v2 answers (the buyer's cost is the answer's charge).
+            "charge": self._num(order.charge - order.refunded), "start_count": self._num(order.start_count),
             "status": self._word(view.status, order.order_id),
         }
         if order.sub is not None:

@@ -29,6 +29,10 @@ class SimConfig:
     retry_after: str = "7"  # the Retry-After header sent with a 429
     hang_after_accept: bool = False  # `add`: create the order, then hang (the caller cannot know)
 
+    # `add` honours `request_id` as this panel's own /api/v2 does: the same id again from the same key gets the
+    # same order (nothing charged twice); with other parameters, an error. Off: the parameter is ignored.
+    honour_request_id: bool = False
+
     # Answer quirks.
     numbers_as_numbers: bool = False
     spelling_variants: bool = False

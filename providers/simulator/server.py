@@ -93,7 +93,8 @@ class Handler(BaseHTTPRequestHandler):
         action = params.get("action", "")
         if action == "cancel" and "cancels" in params:
             action = "cancels"
-        sim.count_request(action or "?", self._transport)
+        ids = params.get("orders") or params.get("refills") or params.get("cancels") or ""
+        sim.count_request(action or "?", self._transport, ids=len([i for i in ids.split(",") if i.strip()]))
         fault = sim.draw_fault()
         if fault == "429":
             self._send(429, b"Too Many Requests", content_type="text/plain",

@@ -117,6 +117,7 @@ class PanelState:
         self._rng = random.Random(seed)
         self._counters = {"order": 1000, "refill": 0, "cancel": 0}
         self.accepted_adds: list[dict] = []
+        self.requests: dict[tuple[str, str], str] = {}  # (key, request_id) -> order id, when honoured
 
     # Keys and ids ----------------------------------------------------------------------------------------
 
@@ -143,7 +144,7 @@ class PanelState:
 
     def create_order(self, *, account: Account, service: SimService, fields: dict[str, str], quantity: int,
                      charge: Decimal, runs: int | None = None, interval: int | None = None,
-                     sub: dict | None = None) -> Order:
+                     sub: dict | None = None, request_id: str = "", remember: bool = False) -> Order:
         with self.lock:
             rng = self._rng
             roll = rng.random()
@@ -173,8 +174,16 @@ class PanelState:
             account.balance -= charge
             self.orders[order.order_id] = order
             self.accepted_adds.append({"key": account.key, "service": service.service_id, "fields": dict(fields),
-                                       "order": order.order_id, "charge": charge})
+                                       "order": order.order_id, "charge": charge, "request_id": request_id})
+            if remember:  # the request_id is honoured: the same one again gets this order
+                self.requests[(account.key, request_id)] = order.order_id
             return order
+
+    def order_for_request(self, key: str, request_id: str) -> Order | None:
+        """The order an earlier `add` with this request_id made for this key (when request ids are honoured)."""
+        with self.lock:
+            order_id = self.requests.get((key, request_id))
+            return self.orders[order_id] if order_id is not None else None
 
     def find_order(self, key: str, order_id: str) -> Order | None:
         order = self.orders.get(str(order_id).strip())

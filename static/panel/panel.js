@@ -111,7 +111,29 @@
     });
   }
 
+  // Below 1024 px the sidebar is a drawer (panel.css). Without this script the button is a link to #sidebar,
+  // which opens it through :target.
+  function setupMenu() {
+    var button = document.querySelector("[data-menu-toggle]");
+    if (!button) return;
+    var setOpen = function (open) {
+      document.body.classList.toggle("menu-open", open);
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    button.addEventListener("click", function (e) {
+      e.preventDefault();
+      setOpen(!document.body.classList.contains("menu-open"));
+    });
+    document.querySelectorAll("[data-menu-close]").forEach(function (el) {
+      el.addEventListener("click", function (e) { e.preventDefault(); setOpen(false); });
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && document.body.classList.contains("menu-open")) { setOpen(false); button.focus(); }
+    });
+  }
+
   onReady(function () {
+    setupMenu();
     document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
       el.addEventListener("change", function () { el.form.submit(); });
     });

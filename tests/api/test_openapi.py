@@ -74,7 +74,7 @@ def test_each_order_type_is_one_add_shape_with_its_fields():
         shape = schemas[name]
         assert shape["title"] == f"add: {order_type.name}"
         assert set(shape["required"]) == {"key", "action", "service", *order_type.required}
-        assert set(shape["properties"]) == {"key", "action", "service", *order_type.all_fields}
+        assert set(shape["properties"]) == {"key", "action", "service", "request_id", *order_type.all_fields}
     assert schemas["FieldLink"]["maxLength"] == FIELDS["link"].max_length
     assert schemas["FieldComments"]["maxLength"] == FIELDS["comments"].max_length
 

@@ -25,7 +25,7 @@ from tests.orders.pipeline_support import (
 pytestmark = pytest.mark.django_db
 
 ALLOWED = {
-    (Stage.PAID, Stage.SENDING), (Stage.PAID, Stage.FINAL),
+    (Stage.PAID, Stage.SENDING), (Stage.PAID, Stage.FINAL), (Stage.PAID, Stage.PAID),
     (Stage.SENDING, Stage.PAID), (Stage.SENDING, Stage.SENT), (Stage.SENDING, Stage.FAILED),
     (Stage.SENDING, Stage.UNKNOWN),
     (Stage.UNKNOWN, Stage.SENT), (Stage.UNKNOWN, Stage.PAID), (Stage.UNKNOWN, Stage.FINAL),

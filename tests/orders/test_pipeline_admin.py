@@ -15,6 +15,7 @@ from orders.pipeline.cycle import pipeline_cycle
 from providers import health
 from providers import ordertypes as ot
 from providers.models import Provider
+from providers.pricing import format_money
 from tests.factories import CustomerFactory
 from tests.orders.pipeline_support import (
     ledger_checked_after,  # noqa: F401 - autouse
@@ -147,4 +148,4 @@ def test_dashboard_shows_status_money_and_health(admin_client_, simulator, simul
     body = page.content.decode()
     assert page.status_code == 200
     assert "Completed" in body and simulator_provider.name in body and "LOW" in body
-    assert str(order.charge - order.upstream_charge) in body
+    assert format_money(order.charge - order.upstream_charge) in body  # shown as every amount is

@@ -71,7 +71,7 @@ def test_a_gateway_that_cannot_be_reached_is_a_form_error(customer_client, card,
 
 def test_the_quote_says_what_is_paid_and_credited(customer_client, card):
     answer = customer_client.get("/funds/quote/", {"gateway": "card", "amount": "20"}).json()
-    assert answer["pay"] == "20.50 USD" and answer["credit"].startswith("20.00")
+    assert answer["pay"] == "20.5000 USD" and answer["credit"].startswith("20.00")
 
     refused = customer_client.get("/funds/quote/", {"gateway": "card", "amount": "1000"})
     assert refused.status_code == 400 and "between" in refused.json()["error"]

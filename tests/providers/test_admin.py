@@ -28,6 +28,8 @@ def _provider_form(provider: Provider, **changes) -> dict:
         "is_active": "on", "request_format": provider.request_format, "timeout_seconds": "5",
         "markup_percent": "" if provider.markup_percent is None else str(provider.markup_percent),
         "import_new_active": "on", "low_balance_threshold": "0",
+        "unknown_policy": provider.unknown_policy,
+        "unknown_refund_after_hours": str(provider.unknown_refund_after_hours),
     }
     return data | changes
 

@@ -66,13 +66,16 @@ def test_first_sync_imports_every_service_with_its_sale_rate(sim):
         assert service.is_active and service.available_upstream
     provider.refresh_from_db()
     assert provider.last_synced_at is not None
-    assert not ServiceChange.objects.exists()
+    # one "added" row per new service, with its sale price (never the upstream's)
+    added = set(ServiceChange.objects.values_list("service__upstream_service_id", "field", "old_value", "new_value"))
+    assert added == {(sid, "added", "", f"{service.rate.normalize():f}") for sid, service in services.items()}
 
 
 def test_resync_reports_exactly_the_upstream_changes(sim):
     # given a first sync
     provider = _provider(sim)
     services_sync(provider=provider)
+    first_rows = list(ServiceChange.objects.values_list("pk", flat=True))  # the services it added
     repriced = {"3": D("7.77"), "10": D("0.01"), "40": D("12.5")}
     removed = ["5", "6"]
     old_rates = {sid: sim.catalogue.get(sid).rate for sid in repriced}
@@ -88,9 +91,9 @@ def test_resync_reports_exactly_the_upstream_changes(sim):
     # then
     assert (result.added, result.changed, result.deactivated, result.reactivated, result.unchanged) == (
         4, 3, 2, 0, 150 - 3 - 2)
-    changes = set(ServiceChange.objects.values_list("service__upstream_service_id", "field", "old_value",
-                                                    "new_value"))
-    expected = set()
+    changes = set(ServiceChange.objects.exclude(pk__in=first_rows)
+                  .values_list("service__upstream_service_id", "field", "old_value", "new_value"))
+    expected = {(str(s.service_id), "added", "", "2.6") for s in added}
     for sid, rate in repriced.items():
         expected.add((sid, "upstream_rate", f"{old_rates[sid].normalize():f}", f"{rate.normalize():f}"))
         expected.add((sid, "rate", f"{_expected(old_rates[sid], '30').normalize():f}",

@@ -125,13 +125,13 @@ def test_sign_up_fund_and_order_two_types(page, services):
     choose_service(page, services["followers"])
     page.fill("#id_link", "https://instagram.com/dewi.shop")
     page.fill("#id_quantity", "1500")
-    assert page.inner_text("[data-charge]") == "3.00"
+    assert page.inner_text("[data-charge]") == "3.0000"
     page.check("[data-drip-toggle]")
     page.fill("#id_runs", "2")
     page.fill("#id_interval", "30")
-    assert page.inner_text("[data-charge]") == "6.00"
+    assert page.inner_text("[data-charge]") == "6.0000"
     page.uncheck("[data-drip-toggle]")
-    assert page.inner_text("[data-charge]") == "3.00"
+    assert page.inner_text("[data-charge]") == "3.0000"
     shot(page, "new_order")
     page.click("button:has-text('Place order')")
     page.wait_for_url("**/orders/")
@@ -141,7 +141,7 @@ def test_sign_up_fund_and_order_two_types(page, services):
     assert page.locator("#id_quantity").count() == 0
     page.fill("#id_link", "https://instagram.com/p/C0ffee")
     page.fill("#id_comments", "Love it!\nSo pretty\nWhere can I buy this?")
-    assert page.inner_text("[data-charge]") == "0.03"
+    assert page.inner_text("[data-charge]") == "0.0300"
     page.click("button:has-text('Place order')")
     page.wait_for_url("**/orders/")
 

@@ -36,7 +36,7 @@ def test_order_follow_and_cancel_a_subscription(page):  # noqa: F811
     page.fill("#id_posts", "4")
     page.fill("#id_old_posts", "1")
     page.fill("#id_expiry", expiry)
-    assert page.inner_text("[data-charge]") == "2.00"
+    assert page.inner_text("[data-charge]") == "2.0000"
     page.click("button:has-text('Place order')")
     page.wait_for_url("**/orders/")
 

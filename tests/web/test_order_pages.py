@@ -40,7 +40,8 @@ def test_order_page_shows_min_max_rate_description_and_badges(customer_client, c
     html = customer_client.get(reverse("order_new"), {"service": service.pk}).content.decode()
     assert "2.70" in html  # the customer's own price
     assert ">50<" in html and ">7000<" in html and "Fast start" in html
-    assert 'data-rate="2.70000"' in html and 'data-mode="quantity"' in html
+    # the page prices nothing itself: no rate for a script to multiply, only the quote endpoint
+    assert "data-rate" not in html.split('id="order-form"')[1].split(">")[0]
 
 
 def test_placing_a_default_order_charges_and_enqueues(customer_client, customer, default_service,
@@ -133,7 +134,7 @@ def test_quote_is_the_server_charge_with_the_customer_discount(customer_client, 
     response = customer_client.get(reverse("order_quote"), {"service": default_service.pk, "quantity": "1500"})
     # then
     assert response.status_code == 200
-    assert response.json() == {"charge": "3.00000", "display": "3.00", "currency": settings.PANEL_CURRENCY}
+    assert response.json() == {"charge": "3.00000", "display": "3.0000", "currency": settings.PANEL_CURRENCY}
 
 
 def test_quote_rounds_half_up_as_the_order_is_charged(customer_client, customer, category,
@@ -197,7 +198,7 @@ def test_order_form_numbers_are_unlocalized(customer_client, customer, default_s
     html = customer_client.get(reverse("order_new"), {"service": default_service.pk}).content.decode()
     # then
     assert '<html lang="id">' in html
-    assert 'data-rate="2.00000"' in html  # a figure for machines: never "2,00000"
+    assert "data-rate=" not in html.split('id="order-form"')[1].split(">")[0]  # nothing for a script to parse
     assert f'data-quote-url="{reverse("order_quote")}"' in html
 
 

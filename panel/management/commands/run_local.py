@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from panel.parent_watch import ParentWatch, die_with_parent
 from providers.models import Provider
 from providers.simulator import DEMO_KEY
 
@@ -28,6 +29,9 @@ DEMO_SERVICES = 300
 DEMO_GATEWAY_KINDS = ("stripe", "paypal", "cryptomus")
 # Beat's poll period in the embedded setup, unless PANEL_POLL_SECONDS says otherwise.
 LOCAL_POLL_SECONDS = "10"
+# After SIGTERM, how long the children get to finish before they are killed. Well within the 10 s that
+# process managers (docker among them) wait before their own SIGKILL, which would leave them running.
+STOP_GRACE_SECONDS = 5
 
 
 def local_processes(*, host: str, port: int) -> list[tuple[str, list[str]]]:
@@ -36,9 +40,10 @@ def local_processes(*, host: str, port: int) -> list[tuple[str, list[str]]]:
     celery = [python, "-m", "celery", "-A", "panel"]
     return [
         ("web", [python, manage, "runserver", f"{host}:{port}", "--noreload"]),
-        ("worker", [*celery, "worker", "--loglevel=INFO", "--pool=threads", "--concurrency=4",
+        # Their log level is LOG_LEVEL's (panel/celery.py hands their logging to Django's LOGGING).
+        ("worker", [*celery, "worker", "--pool=threads", "--concurrency=4",
                     "--queues=celery,send,poll", "--without-gossip", "--without-mingle"]),
-        ("beat", [*celery, "beat", "--loglevel=INFO", f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}"]),
+        ("beat", [*celery, "beat", f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}"]),
     ]
 
 
@@ -111,12 +116,22 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGHUP, stop)
+        # Under `make run`, a SIGINT sent to make alone never reaches us (make waits for us): watch make.
+        parent = ParentWatch()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("PANEL_POLL_SECONDS", LOCAL_POLL_SECONDS)
+        # Links in mails (printed by the worker with the console backend) lead to this panel.
+        env.setdefault("PANEL_URL", f"http://{host}:{port}")
+        if "EMAIL_BACKEND" not in env:
+            # Mail goes to the console here: staff mails (new tickets, low balances) show there too.
+            env.setdefault("SUPPORT_EMAIL", "support@localhost")
 
         def start(name: str, command: list[str]) -> None:
             # A new session per child: the terminal's Ctrl-C reaches only us, and we stop them in order.
-            children[name] = subprocess.Popen(command, env=env, start_new_session=True)
+            # Should we die without stopping them, the kernel sends them SIGTERM (Linux).
+            children[name] = subprocess.Popen(command, env=env, start_new_session=True,
+                                              preexec_fn=die_with_parent)
             self.stdout.write(f"started {name} (pid {children[name].pid})")
 
         try:
@@ -128,6 +143,9 @@ class Command(BaseCommand):
                 start(name, command)
             self.stdout.write(f"Panel running at http://{host}:{port}/  (Ctrl-C stops everything)")
             while not stopping:
+                if parent.parent_stopping():
+                    self.stdout.write("The process that started us is stopping; stopping the rest")
+                    break
                 for name, child in children.items():
                     if child.poll() is not None:
                         self.stderr.write(f"{name} exited with code {child.returncode}; stopping the rest")
@@ -138,7 +156,7 @@ class Command(BaseCommand):
             for child in children.values():
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
             for child in children.values():
                 try:
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -7,20 +7,26 @@ from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.db.models import Q
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Deposit, LedgerEntry
 from accounts.services import api_key_generate
+from news.selectors import announcements_for_user
+from notify.preferences import mail_language, preferences_for, preferences_save
 from orders import selectors
 from orders.models import Status
 from orders.validation import whole_number
-from panel.web.forms import ApiKeyConfirmForm, TimezoneForm
+from panel.web.forms import PAYMENT_METHODS, ApiKeyConfirmForm, MailPreferencesForm, TimezoneForm
 from panel.web.views.common import customer_required, paginate, query_without_page
+from panel.web.views.webhooks import webhooks_context
 from providers.pricing import customer_rate
 from providers.selectors import services_orderable
 
 NEW_KEY_SESSION = "new_api_key"
+# Set by sign-up: the first dashboard greets a new customer (not "welcome back") and shows their API key once.
+SIGNED_UP_SESSION = "signed_up"
 RECENT_ORDERS = 10
 RECENT_DEPOSITS = 20
 
@@ -37,6 +43,9 @@ def dashboard(request):
         "status_counts": [(value, label, counts.get(value, 0)) for value, label in Status.choices
                           if counts.get(value) or value in (Status.PENDING, Status.IN_PROGRESS, Status.COMPLETED)],
         "recent": recent,
+        "just_signed_up": request.session.pop(SIGNED_UP_SESSION, False),
+        "new_key": request.session.pop(NEW_KEY_SESSION, None),  # the key made at sign-up: shown once, then gone
+        "announcements": announcements_for_user(user=request.user, now=timezone.now()),
     })
 
 
@@ -45,7 +54,7 @@ def service_list(request):
     search = request.GET.get("q", "").strip()
     services = (
         services_orderable()
-        .select_related("category")
+        .select_related("category", "speed")  # speed: the average time, in the same query
         .order_by("category__sort_order", "category__name", "name", "id")
     )
     if "\x00" in search:
@@ -66,22 +75,36 @@ def service_list(request):
 
 @customer_required
 def transactions(request):
-    entries = LedgerEntry.objects.filter(customer=request.customer).order_by("-id")
+    entries = LedgerEntry.objects.filter(customer=request.customer).select_related("payment_request").order_by("-id")
     page = paginate(request, entries)
     causes = dict(LedgerEntry.Cause.choices)
+    methods = dict(PAYMENT_METHODS)
     for entry in page.object_list:
         entry.cause_label = causes.get(entry.cause, entry.cause)
+        entry.shown_note = entry.note
+        payment = getattr(entry, "payment_request", None)
+        if payment is not None:
+            # The stored note names the method by its code ("e_wallet"); the customer reads its name.
+            method = str(methods.get(payment.method, payment.method))
+            entry.shown_note = " · ".join(filter(None, (f"#{payment.pk}", method, payment.reference)))
     return render(request, "web/transactions.html", {
         "page": page, "query": query_without_page(request), "customer": request.customer,
         "deposits": Deposit.objects.filter(customer=request.customer).select_related("gateway")[:RECENT_DEPOSITS],
     })
 
 
+def api_page(request, *, form=None, webhook_form=None, status: int = 200):
+    """The API page: the key, and the status webhooks (panel.web.views.webhooks)."""
+    new_key = request.session.pop(NEW_KEY_SESSION, None) if status == 200 else None  # shown once, then gone
+    return render(request, "web/api_key.html", {
+        "customer": request.customer, "new_key": new_key, "form": form or ApiKeyConfirmForm(),
+        **webhooks_context(request, form=webhook_form),
+    }, status=status)
+
+
 @customer_required
 def api_access(request):
-    new_key = request.session.pop(NEW_KEY_SESSION, None)  # shown once, then gone
-    return render(request, "web/api_key.html", {"customer": request.customer, "new_key": new_key,
-                                                "form": ApiKeyConfirmForm()})
+    return api_page(request)
 
 
 @require_POST
@@ -89,8 +112,7 @@ def api_access(request):
 def api_key_regenerate(request):
     form = ApiKeyConfirmForm(request.POST)
     if not form.is_valid():
-        return render(request, "web/api_key.html", {"customer": request.customer, "form": form, "new_key": None},
-                      status=400)
+        return api_page(request, form=form, status=400)
     request.session[NEW_KEY_SESSION] = api_key_generate(customer=request.customer)
     messages.success(request, _("A new API key was generated. The old key no longer works."))
     return redirect("api_access")
@@ -101,6 +123,9 @@ def account(request):
     customer = request.customer
     password_form = PasswordChangeForm(request.user)
     timezone_form = TimezoneForm(initial={"timezone": customer.timezone})
+    wanted, language = preferences_for(customer_id=customer.pk)
+    mail_form = MailPreferencesForm(initial=MailPreferencesForm.initial_for(
+        wanted=wanted, language=language or mail_language(request.LANGUAGE_CODE)))
     if request.method == "POST" and request.POST.get("action") == "password":
         password_form = PasswordChangeForm(request.user, request.POST)
         if password_form.is_valid():
@@ -115,6 +140,14 @@ def account(request):
             customer.save(update_fields=["timezone"])
             messages.success(request, _("Times are now shown in %(tz)s.") % {"tz": customer.timezone})
             return redirect("account")
+    elif request.method == "POST" and request.POST.get("action") == "mail":
+        mail_form = MailPreferencesForm(request.POST)
+        if mail_form.is_valid():
+            preferences_save(customer_id=customer.pk, wanted=mail_form.wanted(),
+                             language=mail_form.cleaned_data["language"])
+            messages.success(request, _("Your mail choices were saved."))
+            return redirect("account")
     return render(request, "web/account.html", {
         "customer": customer, "password_form": password_form, "timezone_form": timezone_form,
+        "mail_form": mail_form,
     })

@@ -25,6 +25,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from accounts.services import customer_create
 from panel.web import throttle, two_factor
 from panel.web.forms import LoginForm, SecondFactorForm, SignupForm
+from panel.web.views.account import NEW_KEY_SESSION, SIGNED_UP_SESSION
 from panel.web.views.common import safe_next
 
 # Between the password and the code, the session holds who is signing in (not signed in yet).
@@ -131,7 +132,7 @@ def signup(request):
             form.add_error("username", USERNAME_UNAVAILABLE)
         else:
             try:
-                customer, _raw_key = customer_create(
+                customer, raw_key = customer_create(
                     username=username, password=form.cleaned_data["password1"], email=form.cleaned_data["email"],
                 )
             except IntegrityError:
@@ -139,6 +140,9 @@ def signup(request):
                 form.add_error("username", USERNAME_UNAVAILABLE)
             else:
                 login(request, customer.user, backend="django.contrib.auth.backends.ModelBackend")
+                # The key exists only now, in full: the dashboard shows it once (we keep only its digest).
+                request.session[NEW_KEY_SESSION] = raw_key
+                request.session[SIGNED_UP_SESSION] = True
                 messages.success(request, _("Welcome! Your account is ready. Add funds to place your first order."))
                 response = redirect("dashboard")
                 throttle.remember_device(request, response, customer.user.get_username())
@@ -155,6 +159,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     template_name = "registration/password_reset_form.html"
     email_template_name = "registration/password_reset_email.txt"
+    html_email_template_name = "email/password_reset.html"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
