@@ -70,6 +70,13 @@ class ServiceAlternateInline(admin.TabularInline):
     verbose_name_plural = "alternates at other providers (tried in order when the service's own provider cannot " \
                           "take an order)"
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "provider":
+            # Read once here, not once per row as each row's <select> would.
+            field.choices = list(field.choices)
+        return field
+
     def get_queryset(self, request):
         entry = Service.objects.filter(provider=OuterRef("provider"), upstream_service_id=OuterRef(
             "upstream_service_id"))

@@ -145,15 +145,16 @@ def alternates_propose(*, services: Iterable[Service], max_cost_diff_percent: De
                        ) -> dict[int, list[Candidate]]:
     """Candidates for each service from the other providers' catalogues: same type, a similar name, limits that
     overlap, a cost within `max_cost_diff_percent` (ALTERNATE_MAX_COST_DIFF_PERCENT) of the service's own. Best
-    first (most alike, then cheapest). Services already set as an alternate are left out. A few queries."""
+    first (most alike, then cheapest). Providers the service already has an alternate at are left out. A few
+    queries, whatever the number of services."""
     services = list(services)
     limit = Decimal(settings.ALTERNATE_MAX_COST_DIFF_PERCENT if max_cost_diff_percent is None
                     else max_cost_diff_percent)
     if not services:
         return {}
     ids = [s.pk for s in services]
-    taken = set(ServiceAlternate.objects.filter(service_id__in=ids).values_list("service_id", "provider_id",
-                                                                              "upstream_service_id"))
+    # One alternate per provider: a provider the service has one at already is not proposed again.
+    taken = set(ServiceAlternate.objects.filter(service_id__in=ids).values_list("service_id", "provider_id"))
     pool = list(Service.objects.filter(type__in={s.type for s in services}, available_upstream=True)
                 .select_related("provider"))
     rates = known_exchange_rates({s.provider.currency for s in [*services, *pool]})
@@ -167,7 +168,7 @@ def alternates_propose(*, services: Iterable[Service], max_cost_diff_percent: De
         found = []
         for entry in pool:
             if (entry.provider_id == service.provider_id or entry.type != service.type
-                    or (service.pk, entry.provider_id, entry.upstream_service_id) in taken
+                    or (service.pk, entry.provider_id) in taken
                     or entry.provider.currency.upper() not in rates or not limits_overlap(service, entry)):
                 continue
             cost = cost_in_panel_currency(entry, rates)

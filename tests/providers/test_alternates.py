@@ -194,3 +194,42 @@ def test_add_provider_marks_a_provider_idempotent(capsys):
     from providers.models import Provider
 
     assert dict(Provider.objects.values_list("name", "idempotent_add")) == {"Panel A": True, "Plain": False}
+
+
+def test_the_proposal_page_costs_the_same_queries_for_one_service_or_many(sold, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    service, backup, other = sold
+    more = [ServiceFactory(name=f"Instagram Followers [Real] 30d refill {n}", provider=service.provider)
+            for n in range(5)]
+    url = reverse("admin:providers_service_changelist")
+
+    def page(chosen) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answer = admin_client.post(url, {"action": "find_alternates", ACTION_CHECKBOX_NAME: [s.pk for s in chosen],
+                                             "index": "0"})
+        assert answer.status_code == 200 and f'value="{chosen[0].pk}:{backup.pk}"' in answer.content.decode()
+        return len(queries)
+
+    assert page([service]) == page([service, *more])
+
+
+def test_the_service_page_costs_the_same_queries_for_one_alternate_or_three(sold, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    service, backup, other = sold
+    url = reverse("admin:providers_service_change", args=[service.pk])
+    alternate_set(service_id=service.pk, provider_name="Backup", upstream_service_id="77")
+
+    def page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        return len(queries)
+
+    one = page()
+    alternate_set(service_id=service.pk, provider_name="Other", upstream_service_id="5")
+    third = ServiceFactory(name="Followers elsewhere", provider__name="Third", upstream_service_id="8")
+    alternate_set(service_id=service.pk, provider_name="Third", upstream_service_id=third.upstream_service_id)
+    assert page() == one
