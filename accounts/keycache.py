@@ -34,13 +34,13 @@ _CUSTOMER_FIELDS = frozenset({"is_active", "discount_percent", "user", "user_id"
 _USER_FIELDS = frozenset({"is_active"})
 
 
-def _cache_key(digest: str) -> str:
+def cache_key(digest: str) -> str:
     return f"api-key-customer:{digest}"
 
 
 def cached_customer(digest: str) -> Customer | None:
     """The active customer of the key with this digest, from the cache; None when it has no entry."""
-    entry = cache.get(_cache_key(digest))
+    entry = cache.get(cache_key(digest))
     if not isinstance(entry, tuple):
         return None
     customer_id, user_id, discount = entry
@@ -53,7 +53,7 @@ def cached_customer(digest: str) -> Customer | None:
 def remember(customer: Customer) -> None:
     """Cache an active customer found by its key (unless a tombstone says it just changed)."""
     if customer.api_key_digest:
-        cache.add(_cache_key(customer.api_key_digest),
+        cache.add(cache_key(customer.api_key_digest),
                   (customer.pk, customer.user_id, str(customer.discount_percent)), ENTRY_SECONDS)
 
 
@@ -64,7 +64,7 @@ def forget(digest: str) -> None:
         return
 
     def tombstone() -> None:
-        cache.set(_cache_key(digest), _GONE, TOMBSTONE_SECONDS)
+        cache.set(cache_key(digest), _GONE, TOMBSTONE_SECONDS)
 
     tombstone()
     transaction.on_commit(tombstone)

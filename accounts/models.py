@@ -66,7 +66,8 @@ class LedgerEntry(models.Model):
         GATEWAY = "gateway", "Payment"
         BONUS = "bonus", "Deposit bonus"
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger")
+    # Indexed by ledger_customer_recent, which leads with it.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="ledger", db_index=False)
     amount = MoneyField(help_text="Signed: positive credits the balance, negative debits it.")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     cause = models.CharField(max_length=40, default=Cause.MANUAL)

@@ -17,6 +17,11 @@ def _plausible_key(raw_key: str) -> bool:
     return bool(raw_key) and API_KEY_PREFIX_LENGTH <= len(raw_key) <= 200
 
 
+def api_key_cache_keys(raw_key: str) -> list[str]:
+    """The cache keys `customer_by_cached_api_key` reads for this key (for a caller reading them ahead)."""
+    return [keycache.cache_key(api_key_digest(raw_key))] if _plausible_key(raw_key) else []
+
+
 def customer_by_cached_api_key(raw_key: str) -> Customer | None:
     """The customer of a key found lately (accounts.keycache), without the database; None otherwise."""
     return keycache.cached_customer(api_key_digest(raw_key)) if _plausible_key(raw_key) else None

@@ -9,7 +9,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts import services as money
@@ -19,6 +20,7 @@ from orders import add_requests, lifecycle, selectors
 from orders.charges import lock_customer_then_order, order_refund_rest
 from orders.models import CancelRequest, Order, Refill, RequestStage, Source, Stage
 from orders.validation import OrderInput, OrderInputError, clean_order_input, whole_number
+from panel import rows
 from providers.models import Service
 from providers.selectors import services_orderable
 
@@ -38,11 +40,16 @@ def service_for_order(service_id: object) -> Service:
     pk = whole_number(service_id)
     if pk is None:
         raise OrderInputError("Incorrect service ID", field="service")
-    try:
-        # get(), not first(): no ORDER BY (the catalogue's ordering joins the category), on the API's hot path.
-        return services_orderable().get(pk=pk)
-    except Service.DoesNotExist:
-        raise OrderInputError("Incorrect service ID", field="service") from None
+    # The API's hot path: the query compiled once (building it cost more than running it).
+    service = rows.read_one(_orderable, pk)
+    if service is None:
+        raise OrderInputError("Incorrect service ID", field="service")
+    return service
+
+
+def _orderable(pk: int) -> QuerySet[Service]:
+    # No ORDER BY: the catalogue's ordering joins the category, for one row by its key.
+    return services_orderable().filter(pk=pk).order_by()
 
 
 def order_create(
@@ -77,6 +84,8 @@ def order_create(
 
 def _order_create(*, customer: Customer, service: Service, cleaned: OrderInput, source: str,
                   request_id: str | None, fingerprint: str) -> Order:
+    if connection.vendor == "postgresql" and not request_id and cleaned.charge > ZERO:
+        return _order_create_one_statement(customer=customer, service=service, cleaned=cleaned, source=source)
     with transaction.atomic():
         locked = money.lock_customer(customer.pk)
         if request_id:
@@ -108,6 +117,21 @@ def _order_create(*, customer: Customer, service: Service, cleaned: OrderInput, 
         # into an error (the client would think nothing was ordered); the order stays paid for a worker to find.
         transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
     customer.balance = locked.balance
+    return order
+
+
+def _order_create_one_statement(*, customer: Customer, service: Service, cleaned: OrderInput,
+                                source: str) -> Order:
+    """The same order, charge and ledger row as `_order_create`, written in one statement (PostgreSQL):
+    the common `add`, with nothing to check under the lock but the balance."""
+    order = Order(customer_id=customer.pk, service=service, provider_id=service.provider_id, source=source,
+                  quantity=cleaned.quantity, rate=cleaned.rate, charge=cleaned.charge, **cleaned.values)
+    columns, values = rows.insert_columns(order)
+    order.pk, customer.balance = money.balance_charge_new_order(
+        customer_id=customer.pk, amount=cleaned.charge, order_columns=columns, order_values=values)
+    order._state.adding, order._state.db = False, connection.alias
+    # As in `_order_create`: the order is committed (the statement was its own transaction) and paid.
+    transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
     return order
 
 

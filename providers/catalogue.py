@@ -42,6 +42,11 @@ _local_lock = threading.Lock()
 _local: dict[str, tuple[float, bytes]] = {}  # body key -> (monotonic expiry, body), this process's copies
 
 
+def version_cache_keys() -> list[str]:
+    """The cache key `catalogue_body` reads first (for a caller reading it ahead)."""
+    return [_VERSION_KEY]
+
+
 def _version() -> str:
     version = cache.get(_VERSION_KEY)
     if version is None:

@@ -3,23 +3,20 @@ returns what is sent back as JSON; a refusal is {"error": "..."} in the words cl
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from decimal import Decimal
 
 import orjson
 from django.conf import settings
-from django.db import connection
 
 from accounts.models import Customer
-from accounts.money import quantize
 from accounts.services import InsufficientFunds
 from orders.add_requests import add_request_replay, clean_request_id, fingerprint
-from orders.lifecycle import units_ordered
-from orders.models import CancelRequest, Order, Refill, Source, Status
+from orders.models import CancelRequest, Refill, Source
 from orders.services import cancels_request, order_create, refills_request, service_for_order
 from orders.validation import OrderInputError, whole_number
 from panel.api.parsing import IncorrectRequest, parse_id, parse_id_list, plain_decimal
+from panel.api.status import status_of, status_rows
 from providers.catalogue import catalogue_body
 from providers.pricing import discounted_rate
 from providers.selectors import services_orderable
@@ -109,78 +106,16 @@ def action_add(customer: Customer, params: dict[str, str]) -> Answer:
 
 # --- status -------------------------------------------------------------------------------------
 
-_STATUS_FIELDS = ("id", "charge", "refunded", "start_count", "status", "remains", "quantity", "runs", "runs_done",
-                  "child_orders", "sub_max", "posts_done", "sub_expiry")
-
-
-def _subscription_status_of(row: dict, currency: str) -> dict:
-    """As the common panels answer for a subscription: posts delivered so far and the expiry date."""
-    expiry = row["sub_expiry"]
-    return {
-        "charge": plain_decimal(quantize(row["charge"] - row["refunded"])),
-        "status": row["status"],
-        "posts": str(row["posts_done"] or 0),
-        "expiry": expiry.strftime("%d/%m/%Y") if expiry else None,
-        "currency": currency,
-    }
-
-
-def _status_of(row: dict, currency: str) -> dict:
-    if row["sub_max"] is not None:
-        return _subscription_status_of(row, currency)
-    remains = row["remains"]
-    if remains is None:
-        # Nothing reported yet: a finished-complete order has nothing left, any other the whole of it.
-        remains = 0 if row["status"] == Status.COMPLETED else units_ordered(quantity=row["quantity"], runs=row["runs"])
-    answer = {
-        "charge": plain_decimal(quantize(row["charge"] - row["refunded"])),
-        "start_count": str(row["start_count"] or 0),
-        "status": row["status"],
-        "remains": str(remains),
-        "currency": currency,
-    }
-    if row["runs"] and row["runs_done"] is not None:
-        answer["runs"] = str(row["runs_done"])
-        if row["child_orders"]:
-            answer["orders"] = [int(c) if c.isascii() and c.isdigit() else c
-                                for c in row["child_orders"].split(",")]
-    return answer
-
-
-@functools.cache
-def _status_sql() -> str:
-    """The status read as PostgreSQL takes it: the ids as one array parameter."""
-    quote, field = connection.ops.quote_name, Order._meta.get_field
-    columns = ", ".join(quote(field(name).column) for name in _STATUS_FIELDS)
-    return (f"SELECT {columns} FROM {quote(Order._meta.db_table)} "
-            f"WHERE {quote(field('customer').column)} = %s AND {quote(field('id').column)} = ANY(%s)")
-
-
-def _status_rows(customer_id: int, ids: list[int]) -> dict[int, dict]:
-    """The status columns of the customer's orders among `ids`, in one statement.
-
-    Resellers poll this with 100 ids at a time. On PostgreSQL the statement is written once and the ids
-    go as one array: building the query through the ORM, and binding a hundred placeholders, cost more
-    than running it. The values are those the ORM would give (PostgreSQL needs no converters for these
-    columns); elsewhere, the ORM.
-    """
-    if connection.vendor != "postgresql":
-        return {row["id"]: row for row in Order.objects.filter(customer_id=customer_id, pk__in=ids)
-                .order_by().values(*_STATUS_FIELDS)}
-    with connection.cursor() as cursor:
-        cursor.execute(_status_sql(), [customer_id, ids])
-        return {row[0]: dict(zip(_STATUS_FIELDS, row, strict=True)) for row in cursor.fetchall()}
-
 
 def action_status(customer: Customer, params: dict[str, str]) -> Answer:
     one, many = _one_or_many(params, "order", "orders")
     ids = [one] if one is not None else many
-    rows = _status_rows(customer.pk, ids)
+    rows = status_rows(customer_id=customer.pk, order_ids=ids)
     currency = settings.PANEL_CURRENCY
     if one is not None:
         row = rows.get(one)
-        return _status_of(row, currency) if row else _error(INCORRECT_ORDER_ID)
-    return {str(pk): (_status_of(rows[pk], currency) if pk in rows else _error(INCORRECT_ORDER_ID)) for pk in ids}
+        return status_of(row, currency) if row else _error(INCORRECT_ORDER_ID)
+    return {str(pk): (status_of(rows[pk], currency) if pk in rows else _error(INCORRECT_ORDER_ID)) for pk in ids}
 
 
 # --- refill -------------------------------------------------------------------------------------

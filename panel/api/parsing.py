@@ -190,6 +190,11 @@ def plain_decimal(value: Decimal) -> str:
     text = str(value)  # fast, and exponent-free for the fixed 5-place money values the database returns
     if "E" in text or "e" in text:
         text = format(value, "f")
+    return plain_decimal_text(text)
+
+
+def plain_decimal_text(text: str) -> str:
+    """`plain_decimal` of a decimal already written out without an exponent (as PostgreSQL writes numerics)."""
     dot = text.find(".")
     if dot < 0:
         return text + ".00"

@@ -63,17 +63,30 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def rate_limit_hit(*, digest: str) -> Verdict:
-    """Count one request for the API key of `digest`; refuse it once the window's burst is spent."""
+def rate_limit_hit(*, digest: str, read_ahead: list[str] = ()) -> Verdict:
+    """Count one request for the API key of `digest`; refuse it once the window's burst is spent.
+
+    `read_ahead`: cache keys the request reads next, read in the same round trip where the cache can
+    (panel.cache); the caller drops what it did not use with `read_ahead_done`."""
     per_second = max(1, int(settings.API_RATE_LIMIT_PER_SECOND))
     burst = max(1, int(settings.API_RATE_LIMIT_BURST))
     window = max(1.0, burst / per_second)
     now = time.time()
     window_index = int(now // window)
-    count = _count(f"api-rate:{digest}:{window_index}", window)
+    counter = f"api-rate:{digest}:{window_index}"
+    if read_ahead and hasattr(cache, "count_and_read_ahead"):
+        count = cache.count_and_read_ahead(counter, math.ceil(window) + 1, list(read_ahead))
+    else:
+        count = _count(counter, window)
     if count <= burst:
         return Verdict(allowed=True)
     return Verdict(allowed=False, retry_after=_retry_after(window_index, window, now))
+
+
+def read_ahead_done() -> None:
+    """Forget what `rate_limit_hit` read ahead: the next request on this thread reads afresh."""
+    if hasattr(cache, "drop_read_ahead"):
+        cache.drop_read_ahead()
 
 
 def key_lookup_begin(*, digest: str, address: str) -> KeyLookup:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.selectors import customer_by_api_key, customer_by_cached_api_key
+from accounts.selectors import api_key_cache_keys, customer_by_api_key, customer_by_cached_api_key
 from panel.addresses import client_address
 from panel.api.actions import ACTIONS, INCORRECT_REQUEST
 from panel.api.parsing import IncorrectRequest, RequestTooLarge, request_params
@@ -25,8 +25,10 @@ from panel.api.ratelimit import (
     key_lookup_begin,
     key_lookup_end,
     rate_limit_hit,
+    read_ahead_done,
 )
 from panel.metrics.counters import count_api_request
+from providers.catalogue import version_cache_keys
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ def api_v2(request: HttpRequest) -> HttpResponse:
         logger.exception("API request failed")
         response = json_response({"error": INTERNAL_ERROR}, status=500)
         call.answer = "internal_error"
+    finally:
+        read_ahead_done()
     count_api_request(action=call.action, answer=call.answer, status=response.status_code)
     return response
 
@@ -110,7 +114,9 @@ def _dispatch(request: HttpRequest, call: _Call) -> HttpResponse:
         return _refusal(call, "invalid_key", INVALID_API_KEY)
     # Counted before the key is looked up, so a flood from one key never reaches the database.
     digest = key_digest(key)
-    verdict = rate_limit_hit(digest=digest)
+    # The key's cache entry, and the catalogue's version for `services`, are read in the counting's round trip.
+    verdict = rate_limit_hit(digest=digest, read_ahead=api_key_cache_keys(key)
+                             + (version_cache_keys() if call.action == "services" else []))
     if not verdict.allowed:
         call.answer = "rate_limited"
         return _too_many(verdict)
