@@ -130,7 +130,8 @@ def _order_create_one_statement(*, customer: Customer, service: Service, cleaned
     order.pk, customer.balance = money.balance_charge_new_order(
         customer_id=customer.pk, amount=cleaned.charge, order_columns=columns, order_values=values)
     order._state.adding, order._state.db = False, connection.alias
-    # As in `_order_create`: the order is committed (the statement was its own transaction) and paid.
+    # As in `_order_create`: sent once the order is committed (with the statement, or with the caller's
+    # transaction around it), paid.
     transaction.on_commit(lambda: _enqueue_send(order.pk), robust=True)
     return order
 
