@@ -53,12 +53,12 @@ def _per_provider(now: datetime, names: dict[int, str]) -> list[GaugeMetricFamil
     when = DateTimeField()
     rows = (Order.objects.filter(lifecycle.at_stage(Stage.SENT, Stage.PAID, Stage.UNKNOWN)).order_by()
             .values("provider_id")
-            .annotate(unknown=Count("id", filter=Q(stage=Stage.UNKNOWN)),
-                      unknown_refunded=Count("id", filter=Q(stage=Stage.UNKNOWN, refunded__gt=0)),
+            .annotate(unknown=Count("id", filter=lifecycle.at_stage(Stage.UNKNOWN)),
+                      unknown_refunded=Count("id", filter=lifecycle.at_stage(Stage.UNKNOWN) & Q(refunded__gt=0)),
                       polled=Min(Coalesce("last_checked_at", "sent_at", "created_at", output_field=when),
-                                 filter=Q(stage=Stage.SENT)),
+                                 filter=lifecycle.at_stage(Stage.SENT)),
                       due=Min(Coalesce("next_attempt_at", "created_at", output_field=when),
-                              filter=Q(stage=Stage.PAID) & lifecycle.due(now))))
+                              filter=lifecycle.at_stage(Stage.PAID) & lifecycle.due(now))))
     seen = set()
     for row in rows:
         name = names.get(row["provider_id"], str(row["provider_id"]))
